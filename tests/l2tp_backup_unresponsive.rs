@@ -4,7 +4,9 @@
 //! member whose replication is filtered) gives that backup up after a health Down interval,
 //! so that its calls, whose ICRPs wait for the backup's acknowledgement (output commit), still
 //! come up within the LAC's patience (RFC 2661 5.8), and replicates them to a member that does
-//! replicate once there is one.
+//! replicate once there is one. A backup that acknowledged batches before replicates: it is
+//! kept through a Down interval of lost batches, and given up only once a batch also went
+//! unanswered through the retransmissions after which the control channel gives a peer up.
 //!
 //! A LAC and three members, every datagram delivered in process at virtual time: member 0
 //! (node 1) serves the LAC; member 1 (node 2) has the most spare capacity (so load chooses it)
@@ -276,6 +278,34 @@ fn bound() -> Duration {
         .max(ReplicationConfig::default().retransmit_cap * 2)
 }
 
+/// The bound for a backup that acknowledged a batch of ours since it started (`lns::replicate`
+/// docs, backup): the batch sent again `Config::max_retries` times at the replication's pace
+/// (from `ReplicationConfig::retransmit`, doubling up to its cap), the last one's timeout run
+/// out, as the control channel gives a peer up (RFC 2661 5.8); never less than [`bound`].
+fn replicating_bound() -> Duration {
+    let r = ReplicationConfig::default();
+    let (mut t, mut rto) = (Duration::ZERO, r.retransmit);
+    for _ in 0..=Config::default().max_retries {
+        t += rto;
+        rto = (rto * 2).min(r.retransmit_cap);
+    }
+    t.max(bound())
+}
+
+/// Member 0 with member 1 as its backup, which replicates: the call placed first is up and
+/// held by member 1, whose acknowledgements showed that it replicates; member 2 is down.
+fn replicating_backup() -> Net {
+    let mut net = Net::new(Silent::Filtered, [true, true, false]);
+    net.filtered = false;
+    net.call(lac_budget()).expect("the first call came up");
+    let held = net.run_until(Duration::from_secs(10), |n| {
+        n.members[C].held_for(node(A)) == (1, 1)
+    });
+    assert!(held, "member 1 holds the first call");
+    assert_eq!(net.a().backup(), Some(node(C)));
+    net
+}
+
 /// The timers see the batch in flight within a first retransmission timeout of its sending,
 /// and the bound's end within a retransmission cap (module docs, backup).
 fn slack() -> Duration {
@@ -482,4 +512,165 @@ fn a_backup_acknowledging_each_batch_late_is_kept() {
     assert_eq!(s.setups_not_replicated, 0);
     assert_eq!(net.a().backup(), Some(node(B)));
     assert_eq!(net.members[B].held_for(node(A)), (1, opened.len()));
+}
+
+/// `lns::replicate` docs (backup; records go to the backup alone): a backup given up and
+/// chosen again gets a bulk sync of what the member holds then, and no record left queued for
+/// it from its first turn after that sync (`l2tp_failover` seed 300094). Member 1 replicates
+/// and holds member 0's first call; then member 0's replication to it is dropped while two
+/// calls are placed together: the second's record waits queued behind the first's batch. Member
+/// 1 is given up (none left: both ICRPs leave), the LAC hangs the second call up (RFC 2661
+/// 6.12; with no backup its end is replicated nowhere), and the path clears: member 1
+/// acknowledges the batch still in flight, is chosen again, and holds the two calls member 0
+/// has, not the one hung up. Before, the queued record followed the sync and brought it back.
+#[test]
+fn a_backup_chosen_again_gets_no_record_queued_in_its_first_turn() {
+    let mut net = replicating_backup();
+    net.filtered = true;
+    let now = net.now;
+    let second = net.lac.open_call(now, CallRequest::default()).unwrap();
+    let third = net.lac.open_call(now, CallRequest::default()).unwrap();
+    net.pump();
+    let ups = |n: &Net| {
+        n.lac_events
+            .iter()
+            .filter(|(_, e)| matches!(e, Event::SessionUp { call: Some(c), .. } if *c == second || *c == third))
+            .count()
+    };
+    let up = net.run_until(lac_budget(), |n| ups(n) == 2);
+    assert!(up, "both calls came up once member 1 was given up");
+    assert_eq!(net.marked(), [node(C)]);
+    assert_eq!(net.a().backup(), None);
+    assert_eq!(net.a().stats().setups_not_replicated, 2);
+
+    let now = net.now;
+    net.lac
+        .close_session(now, third, telcp::l2tp::Close::default())
+        .unwrap();
+    let gone = net.run_until(Duration::from_secs(10), |n| n.a().session_count() == 2);
+    assert!(gone, "member 0 cleared the call the LAC hung up");
+
+    net.filtered = false;
+    let chosen = net.run_until(Duration::from_secs(30), |n| {
+        n.a().backup() == Some(node(C)) && n.members[C].held_for(node(A)).1 >= 2
+    });
+    assert!(chosen, "member 1 is the backup again and holds the calls");
+    // Everything member 0 sends it is acknowledged and applied by now.
+    net.run_until(Duration::from_secs(10), |_| false);
+    assert_eq!(net.a().session_count(), 2);
+    assert_eq!(
+        net.members[C].held_for(node(A)),
+        (1, 2),
+        "member 1 holds what member 0 holds"
+    );
+}
+
+/// `lns::replicate` docs (backup): a backup that acknowledged batches of ours replicates, so a
+/// batch of ours it leaves unanswered for a Down interval is lost, not refused (`l2tp_failover`
+/// sweep of seeds 300,000-305,000: 163 backups alive and reachable given up, their batches
+/// lost five times in a row at 10 % loss each way). Member 0's replication to member 1 is
+/// dropped for longer than a Down interval while a call's record is in flight: member 1 is
+/// kept, the batch sent again reaches it once the path clears, and the call comes up
+/// replicated (its ICRP held until then: output commit).
+#[test]
+fn a_backup_that_replicates_is_kept_through_a_down_interval_of_lost_batches() {
+    let mut net = replicating_backup();
+    net.filtered = true;
+    let start = net.now;
+    let id = net.lac.open_call(start, CallRequest::default()).unwrap();
+    net.pump();
+    // Dropped until a Down interval passed, and before the batch's fifth retransmission (from
+    // `ReplicationConfig::retransmit` doubling up to its cap: 5 s at the defaults), which passes.
+    let r = ReplicationConfig::default();
+    let fifth: Duration = (0..5)
+        .map(|k| (r.retransmit * (1 << k)).min(r.retransmit_cap))
+        .sum();
+    while net.now < start + bound() {
+        net.tick();
+    }
+    assert!(
+        net.now < start + fifth,
+        "the fifth retransmission is to pass"
+    );
+    assert_eq!(net.a().stats().backups_unresponsive, 0, "not given up");
+    assert_eq!(net.a().backup(), Some(node(C)));
+
+    net.filtered = false;
+    let up = net.run_until(lac_budget(), |n| {
+        n.lac_events
+            .iter()
+            .any(|(_, e)| matches!(e, Event::SessionUp { call: Some(c), .. } if *c == id))
+    });
+    assert!(up, "the call came up");
+    let took = net.now - start;
+    assert!(
+        took > bound(),
+        "ICRP after {took:?}: held until acknowledged"
+    );
+    let s = net.a().stats();
+    assert_eq!(s.backups_unresponsive, 0);
+    assert_eq!(
+        s.setups_not_replicated, 0,
+        "replicated before its ICRP left"
+    );
+    assert!(net.marked().is_empty());
+    assert_eq!(net.a().backup(), Some(node(C)));
+    assert_eq!(net.members[C].held_for(node(A)), (1, 2));
+}
+
+/// `lns::replicate` docs (backup): a backup that replicated and whose path is then filtered
+/// is given up all the same, once the batch went unanswered through the retransmissions after
+/// which the control channel gives a peer up (RFC 2661 5.8: `Config::max_retries`, 7 s at the
+/// defaults), still well within the LAC's patience; with no other member the call is
+/// answered unreplicated.
+#[test]
+fn a_backup_that_replicated_is_given_up_once_its_path_stays_filtered() {
+    let mut net = replicating_backup();
+    net.filtered = true;
+    let took = net.call(lac_budget()).expect("the call came up");
+    assert!(took < lac_budget(), "ICRP after {took:?}: the LAC gave up");
+    assert!(
+        took >= replicating_bound() && took <= replicating_bound() + slack(),
+        "ICRP after {took:?}, the backup given up after the channel's retransmissions ({:?})",
+        replicating_bound()
+    );
+    let s = net.a().stats();
+    assert_eq!(s.backups_unresponsive, 1);
+    assert_eq!(s.setups_not_replicated, 1, "answered with no backup left");
+    assert_eq!(net.marked(), [node(C)]);
+    assert_eq!(net.a().backup(), None);
+}
+
+/// `lns::replicate` docs (backup): a backup that has acknowledged nothing of ours yet is
+/// judged on the Down interval alone, and the batch in flight to it is sent again at twice the
+/// first retransmission timeout at most, so that loss alone does not outlast the interval
+/// (`l2tp_failover` sweep of seeds 300,000-320,000: 215 such backups, alive and reachable,
+/// given up at the pool's start or at a new backup's first sync, their batches sent five times
+/// in the interval at the usual pace and lost each time). Member 0's first batches to member
+/// 1, its new backup, are dropped for most of a Down interval: member 1 gets one before the
+/// interval ends, is kept, and holds the next call before its ICRP leaves.
+#[test]
+fn a_backup_not_yet_acknowledging_is_kept_through_lost_first_batches() {
+    let mut net = Net::new(Silent::Filtered, [true, true, false]);
+    // Net::new returns once member 0 chose member 1: its bulk sync's first batch left then.
+    let chosen = net.now;
+    assert_eq!(net.a().backup(), Some(node(C)));
+    while net.now < chosen + bound() - Duration::from_millis(500) {
+        net.tick();
+    }
+    assert!(
+        net.now < chosen + bound(),
+        "cleared within the Down interval"
+    );
+    net.filtered = false;
+    net.run_until(Duration::from_secs(10), |_| false);
+    assert_eq!(net.a().stats().backups_unresponsive, 0, "not given up");
+    assert_eq!(net.a().backup(), Some(node(C)));
+
+    let took = net.call(lac_budget()).expect("the call came up");
+    assert!(took < bound(), "ICRP after {took:?}: no give-up waited for");
+    let s = net.a().stats();
+    assert_eq!(s.backups_unresponsive, 0);
+    assert_eq!(s.setups_not_replicated, 0);
+    assert_eq!(net.members[C].held_for(node(A)), (1, 1));
 }

@@ -94,7 +94,8 @@
 //!   [`Stats::setups_not_replicated`]: a crash would lose those calls. A backup that
 //!   acknowledges nothing for a health Down interval (a member alive that does not replicate)
 //!   is given up for another ([`Stats::backups_unresponsive`], [`Lns::unresponsive_members`]),
-//!   so that wait stays bounded.
+//!   so that wait stays bounded (one that acknowledged batches before only once the batch also
+//!   went unanswered through [`Config::max_retries`] retransmissions: lost, not refused).
 //! * **What is lost**: a member and its backup failing together before another backup holds a
 //!   copy; records beyond [`ReplicationConfig::max_tunnels`] or
 //!   [`ReplicationConfig::max_sessions`] ([`Stats::replicas_refused`]); tunnels a takeover could
@@ -376,8 +377,10 @@ pub struct Stats {
     /// Backups given up because a batch of ours went unacknowledged for a health Down
     /// interval (at least two replication retransmission caps) while health saw them alive: a
     /// member that does not replicate (replication off, another cluster key, its replication
-    /// filtered). Another is chosen; none is chosen again until it acknowledges or sends a
-    /// batch, or restarts (`lns::replicate` docs, backup).
+    /// filtered). One that acknowledged a batch of ours since it started is given up only once
+    /// the batch also went unanswered through [`Config::max_retries`] retransmissions (RFC 2661
+    /// 5.8). Another is chosen; none is chosen again until it acknowledges or sends a batch, or
+    /// restarts (`lns::replicate` docs, backup).
     pub backups_unresponsive: u64,
     /// SCCRQs that arrived at the LNS's cluster address ([`LnsMembership::cluster_addr`]):
     /// dropped without an answer, no tunnel set up.

@@ -76,6 +76,8 @@ pub struct ChannelStats {
     pub bulk_syncs: u64,
     /// Batches received again (or older than the last one): acknowledged, not applied.
     pub duplicates: u64,
+    /// Batches the peer acknowledged ([`Channel::acked`] of the one in flight).
+    pub acknowledged: u64,
 }
 
 /// The reliable, ordered replication channel with one peer (module docs of [`crate::replica`]).
@@ -139,6 +141,33 @@ impl<I: Replicated> Channel<I> {
     pub fn restart_bulk_at(&mut self, epoch: u32) {
         self.epoch = epoch.wrapping_sub(1);
         self.restart_bulk();
+    }
+
+    /// As [`Channel::restart_bulk_at`], and the items queued (not yet in a batch) for which
+    /// `replaced` holds are dropped, as an overflow drops items: the sync carries the table
+    /// state they said, and their commit marks are committed by its end
+    /// ([`Channel::committed`]). For a sender that queues its changes to a peer only while the
+    /// peer backs it up (the virtual LNS, `l2tp::lns::replicate` docs): items left queued from
+    /// an earlier turn missed the changes made since, and applied after the sync they would
+    /// bring back state the sync left out. The others (decisions, records the sync does not
+    /// carry) keep their place, after the sync, and no commit passes them before they are
+    /// sent. Returns how many were dropped.
+    pub fn restart_bulk_replacing(
+        &mut self,
+        epoch: u32,
+        mut replaced: impl FnMut(&I) -> bool,
+    ) -> usize {
+        let (before, mut dropped) = (self.queue.len(), self.dropped);
+        self.queue.retain(|(m, i)| {
+            let drop = replaced(i);
+            if drop {
+                dropped = dropped.max(*m);
+            }
+            !drop
+        });
+        self.dropped = dropped;
+        self.restart_bulk_at(epoch);
+        before - self.queue.len()
     }
 
     /// (Re)starts a bulk sync under a new epoch (call it when the peer (re)joins). The batch in
@@ -337,13 +366,17 @@ impl<I: Replicated> Channel<I> {
             return None;
         }
         // Marks are queued in increasing order: all before the last one taken were in batches
-        // acknowledged, dropped (a sync covers them once it ends), or are in this one.
+        // acknowledged, dropped (a sync covers them once it ends), or are in this one. An item
+        // still queued (one that outlived a drop of items marked after it) is none of those:
+        // the commit stops short of it.
+        let unsent = self.queue.front().map_or(u64::MAX, |(m, _)| m - 1);
         let upto = match self.bulk {
             BulkSync::Idle => marks
                 .last()
                 .copied()
                 .unwrap_or(0)
                 .max(self.dropped)
+                .min(unsent)
                 .max(self.committed),
             _ => self.committed,
         };
@@ -407,6 +440,7 @@ impl<I: Replicated> Channel<I> {
         let inf = &mut self.inflight;
         let hit = inf.deadline.is_some() && inf.seq == seq;
         if hit {
+            self.stats.acknowledged += 1;
             inf.deadline = None;
             self.committed = self.committed.max(inf.upto);
             if let Some(e) = inf.ends {

@@ -291,6 +291,43 @@ fn commit_marks_follow_acknowledgements_and_syncs() {
     assert_eq!(ch.committed(), m5);
 }
 
+/// `Channel::restart_bulk_replacing`: the queued items it names are dropped for the sync (none
+/// follows it), the others keep their place after it; the dropped items' marks are committed by
+/// the sync's end, and no commit passes an item still queued (a decision queued before them,
+/// not yet sent when the batch ending the sync is acknowledged).
+#[test]
+fn a_sync_replacing_queued_items_drops_them_and_keeps_the_rest() {
+    let t0 = Instant::now();
+    let mut ch = Channel::<Toy>::new();
+    ch.enqueue(Toy::Decision(7), 100);
+    let m1 = ch.mark();
+    ch.enqueue(set(100), 100);
+    ch.enqueue(set(101), 100);
+    let m3 = ch.mark();
+    let dropped = ch.restart_bulk_replacing(4, |i| matches!(i, Toy::Set { .. }));
+    assert_eq!(dropped, 2);
+    assert_eq!(ch.queued().collect::<Vec<_>>(), [&Toy::Decision(7)]);
+    // A table that fills the sync's batch to its end.
+    let table: Vec<u32> = (0..MAX_ITEMS as u32 - 2).collect();
+    let (seq, items) = ch.next_batch(t0, RTO, walk(&table)).unwrap();
+    assert_eq!(items.len(), MAX_ITEMS);
+    assert_eq!(items.first(), Some(&Entry::SyncBegin { epoch: 4 }));
+    assert_eq!(items.last(), Some(&Entry::SyncEnd { epoch: 4 }));
+    assert!(ch.acked(seq));
+    assert!(
+        ch.committed() < m1,
+        "the decision, still queued, is not committed"
+    );
+    let (seq, items) = ch.next_batch(t0, RTO, walk(&table)).unwrap();
+    assert_eq!(
+        items,
+        [Entry::Item(Toy::Decision(7))],
+        "no dropped item follows the sync"
+    );
+    assert!(ch.acked(seq));
+    assert_eq!(ch.committed(), m3);
+}
+
 /// A bulk sync walks the whole table from its cursor, a batch of at most MAX_ITEMS at a time,
 /// positions with nothing to say skipped, and only then the queue.
 #[test]

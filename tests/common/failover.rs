@@ -98,6 +98,38 @@ pub struct World {
     /// Calls [`World::open_calls`] saw fail in set-up after a takeover and opened again (a
     /// subscriber's redial); their CDN is not a lost session.
     pub redialed: BTreeSet<CallId>,
+    /// With `TELCP_GIVEUPS` set: each member's `Stats::backups_unresponsive` as last seen, so
+    /// that every give-up is told with its cause as it happens ([`World::giveups`]).
+    giveups_seen: Option<Vec<u64>>,
+    /// The give-ups told so far (with `TELCP_GIVEUPS`).
+    pub giveups: Vec<GiveUp>,
+    /// When each member last (re)started (time since the start of the simulation).
+    started: Vec<Duration>,
+}
+
+/// A member giving its backup up as unresponsive (`Stats::backups_unresponsive`, `lns::replicate`
+/// docs: a batch left unacknowledged for a health Down interval), as the harness saw it.
+#[derive(Debug, Clone)]
+pub struct GiveUp {
+    /// Time since the start of the simulation.
+    pub at: Duration,
+    /// The member that gave its backup up, and the backup (member indices).
+    pub member: usize,
+    pub backup: usize,
+    /// Why, from the simulator's point of view: `crashed` (the backup is down), `cut off` (a
+    /// partition dropped datagrams between them in the window), `crashed since` (datagrams to
+    /// it met it down in the window), else `alive` (spurious: alive and reachable, its batches
+    /// merely lost or delayed).
+    pub cause: &'static str,
+    /// Over the window (the Down interval and 2.5 s before the give-up): replication batches
+    /// from the member to the backup (sent, delivered), acknowledgement tokens back (sent,
+    /// delivered), and the backup's health state at the member at the give-up.
+    pub batches: (usize, usize),
+    pub tokens: (usize, usize),
+    pub state: Option<telcp::health::NodeState>,
+    /// Whether the backup had acknowledged a batch of the member before the window (a token
+    /// of it taken since both last started): it had shown that it replicates.
+    pub proven: bool,
 }
 
 impl World {
@@ -151,6 +183,9 @@ impl World {
             member_frames: vec![BTreeMap::new(); n],
             lac_frames: BTreeMap::new(),
             serving: vec![BTreeSet::new(); n],
+            giveups_seen: std::env::var_os("TELCP_GIVEUPS").map(|_| vec![0; n]),
+            giveups: Vec::new(),
+            started: vec![Duration::ZERO; n],
         }
     }
 
@@ -194,6 +229,10 @@ impl World {
         self.sim.restart(self.members[i], Box::new(lns));
         self.serving[i].clear();
         self.member_frames[i].clear();
+        if let Some(seen) = &mut self.giveups_seen {
+            seen[i] = 0;
+        }
+        self.started[i] = self.sim.elapsed();
     }
 
     /// Events and frames collected; a takeover moves the address.
@@ -225,6 +264,139 @@ impl World {
             if let Some(c) = d.call {
                 *self.lac_frames.entry(c).or_default() += 1;
             }
+        }
+        if self.giveups_seen.is_some() {
+            self.count_giveups();
+        }
+    }
+
+    /// With `TELCP_GIVEUPS`: every give-up since the last look, with its cause, to
+    /// [`World::giveups`] and, one line each (`giveup ...`), to stderr.
+    fn count_giveups(&mut self) {
+        for i in 0..self.members.len() {
+            if !self.alive(i) {
+                continue;
+            }
+            let m = self.sim.node::<Lns>(self.members[i]);
+            let now = m.stats().backups_unresponsive;
+            let seen = self.giveups_seen.as_ref().map_or(0, |s| s[i]);
+            if now <= seen {
+                continue;
+            }
+            // The newest mark is the last (`Lns::unresponsive_members`: in the order given up).
+            let Some(b) = m.unresponsive_members().last() else {
+                panic!(
+                    "seed {}: member {i} gave a backup up, none marked",
+                    self.seed
+                );
+            };
+            let b = b.0 as usize - 1;
+            let state = m.monitor().and_then(|h| h.state(HNode(b as u32 + 1)));
+            let g = self.classify(i, b, state);
+            eprintln!(
+                "giveup seed={} rfc4951={} test={} at={:.3} member={i} backup={b} cause={} \
+                 state={:?} batches={:?} tokens={:?} proven={} count={}",
+                self.seed,
+                self.rfc4951,
+                std::thread::current().name().unwrap_or("?"),
+                g.at.as_secs_f64(),
+                g.cause.replace(' ', "_"),
+                g.state,
+                g.batches,
+                g.tokens,
+                g.proven,
+                now - seen,
+            );
+            // With `TELCP_DEBUG`: the pair's datagrams over the window, to read the cause.
+            if std::env::var_os("TELCP_DEBUG").is_some() {
+                let since = g.at.saturating_sub(Duration::from_millis(6500));
+                let pair = [management(i).ip(), management(b).ip()];
+                for r in self.sim.trace().iter().filter(|r| r.at >= since) {
+                    if pair.contains(&r.from.ip()) && pair.contains(&r.to.ip()) {
+                        let refused = r.refusal.as_ref().map(|e| format!(" refused: {e}"));
+                        eprintln!(
+                            "  {:>10.3} {} -> {} {:?} {}{}",
+                            r.at.as_secs_f64(),
+                            r.from,
+                            r.to,
+                            r.fate,
+                            replication(&r.payload),
+                            refused.unwrap_or_default()
+                        );
+                    }
+                }
+            }
+            self.giveups.push(g);
+            if let Some(s) = &mut self.giveups_seen {
+                s[i] = now;
+            }
+        }
+    }
+
+    /// The cause of member `i` giving its backup `b` up now (see [`GiveUp`]).
+    fn classify(&self, i: usize, b: usize, state: Option<telcp::health::NodeState>) -> GiveUp {
+        use telcp::sim::Fate;
+        let at = self.sim.elapsed();
+        let since = at.saturating_sub(Duration::from_millis(6500));
+        let (mi, mb) = (self.members[i], self.members[b]);
+        let trace = self.sim.trace();
+        // (Past the simulator's trace limit the window is not in the trace: told apart.)
+        let whole = trace.last().is_some_and(|r| r.at >= since);
+        let between = |r: &&telcp::sim::TraceRecord| {
+            r.at >= since
+                && ((r.src_node == Some(mi) && r.to.ip() == management(b).ip())
+                    || (r.src_node == Some(mb) && r.to.ip() == management(i).ip()))
+        };
+        let (mut batches, mut tokens) = ((0, 0), (0, 0));
+        let (mut cut, mut down) = (false, false);
+        let since_both = self.started[i].max(self.started[b]);
+        let proven = trace.iter().any(|r| {
+            r.at >= since_both
+                && r.at < since
+                && r.src_node == Some(mb)
+                && r.to.ip() == management(i).ip()
+                && r.fate == Fate::Delivered
+                && r.refusal.is_none()
+                && r.payload.len() > 5
+                && &r.payload[..3] == b"\xfeL2"
+                && r.payload[4] == 6
+        });
+        for r in trace.iter().filter(between) {
+            cut |= r.fate == Fate::Partitioned;
+            down |= r.fate == Fate::DestinationDown;
+            let p = &r.payload;
+            if p.len() < 5 || &p[..3] != b"\xfeL2" {
+                continue;
+            }
+            let delivered = usize::from(r.fate == Fate::Delivered);
+            let count = match (r.src_node == Some(mi), p[4] == 6) {
+                (true, false) => &mut batches,
+                (false, true) => &mut tokens,
+                _ => continue,
+            };
+            count.0 += 1;
+            count.1 += delivered;
+        }
+        let cause = if !self.alive(b) {
+            "crashed"
+        } else if !whole {
+            "unknown (trace cut short)"
+        } else if cut {
+            "cut off"
+        } else if down {
+            "crashed since"
+        } else {
+            "alive"
+        };
+        GiveUp {
+            at,
+            member: i,
+            backup: b,
+            cause,
+            batches,
+            tokens,
+            state,
+            proven,
         }
     }
 
@@ -449,15 +621,63 @@ impl World {
                 Ok(Message::Data(d)) => {
                     format!("data t{} s{}", d.header.tunnel_id, d.header.session_id)
                 }
-                Err(_) => format!("{} B", r.payload.len()),
+                Err(_) => replication(&r.payload),
             };
+            let refused = r.refusal.as_ref().map(|e| format!(" refused: {e}"));
             eprintln!(
-                "{:>10.3} {} -> {} {:?} {what}",
+                "{:>10.3} {} -> {} {:?} {what}{}",
                 r.at.as_secs_f64(),
                 r.from,
                 r.to,
-                r.fate
+                r.fate,
+                refused.unwrap_or_default()
             );
         }
     }
+}
+
+/// A members' datagram told in brief (`World::dump_trace`): a replication batch (kind, sender's
+/// incarnation, `seq`, entries) or acknowledgement token (`seq`), per the envelope layout of
+/// `lns::replicate` docs (transport); anything else (heartbeats) by its length.
+fn replication(p: &[u8]) -> String {
+    let u64_at = |i: usize| {
+        p.get(i..i + 8)
+            .map(|b| u64::from_be_bytes(b.try_into().unwrap()))
+    };
+    let u32_at = |i: usize| {
+        p.get(i..i + 4)
+            .map(|b| u32::from_be_bytes(b.try_into().unwrap()))
+    };
+    if p.len() < 5 || &p[..3] != b"\xfeL2" {
+        return format!("{} B", p.len());
+    }
+    if p[4] == 6 {
+        return format!("token seq {:?}", u64_at(11).unwrap_or(0));
+    }
+    let mut what = format!(
+        "batch kind {} inc {:?} seq {:?} entries {:?} ({} B)",
+        p[4],
+        u32_at(11).unwrap_or(0),
+        u64_at(23).unwrap_or(0),
+        p.get(31).copied().unwrap_or(0),
+        p.len()
+    );
+    // With `TELCP_DEBUG=entries`: each entry of a batch (the body is authenticated, not
+    // encrypted: `lns::replicate` docs, transport).
+    let body = &p[..p.len().saturating_sub(telcp::replica::TAG_LEN)];
+    let entries = std::env::var("TELCP_DEBUG").is_ok_and(|v| v == "entries");
+    if entries && body.len() > telcp::replica::HEADER_LEN {
+        let head = telcp::replica::HEADER_LEN;
+        let mut r = telcp::io::Reader::at(&body[head..], head);
+        match telcp::replica::parse_batch::<telcp::l2tp::replica::Record>(&mut r) {
+            Ok((_, items)) => {
+                for e in items {
+                    let e: String = format!("{e:?}").chars().take(160).collect();
+                    what.push_str(&format!("\n             {e}"));
+                }
+            }
+            Err(e) => what.push_str(&format!(" (unparsed: {e:?})")),
+        }
+    }
+    what
 }

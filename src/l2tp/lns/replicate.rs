@@ -3,55 +3,72 @@
 //! authenticated replication ([`crate::replica`]).
 //!
 //! * **Backup**: among the health peers that are Up (the LNS's own monitor), the one with the
-//!   most spare capacity ([`crate::l2tp::pool`] selection over the health load table); when
-//!   none has room for calls (every one overloaded, or taking no new call: a member whose
-//!   service address another holds reports 100 %, `Lns::set_accepting`), the one with the most
-//!   spare capacity all the same among those known to replicate (a batch of its taken, or
-//!   one of ours acknowledged by it; a contact LNS that only redirects reports itself full
-//!   too, and holds no copies): a copy held by a full member beats none.
-//!   It is kept
-//!   while Up or Suspect (a lost heartbeat or two does not move it) and chosen anew when it is
-//!   Down or restarted; the new one gets a bulk sync (every established tunnel and session, under
-//!   a new epoch). The former one keeps its copy until the new one acknowledged the end of its
-//!   sync ([`Channel::synced`]), then gets an empty sync of epoch 0, a release: its end sweeps
-//!   what it held for us, so it does not take over a stale copy (a false Down of the backup
-//!   moves it while it is alive). Until then a crash of this LNS leaves every call it had up at
-//!   one member at least: the former backup holds those set up before the change, and nothing
-//!   set up after it is answered before the new backup holds the whole table (output commit,
-//!   below). Bulk-sync epochs form one increasing sequence over all peers, so a later backup's
-//!   complete copy holds a higher epoch than any former one, and a copy still being synced
-//!   after a release holds 0: the claims pick the copy to keep (`takeover` docs, two takers).
-//!   A member we took over is released the same way from the copy it kept of what it yielded
-//!   (`takeover` docs, yielded copy), once it acknowledged our notice and our backup holds
-//!   what we took. The copy outlives the incarnation that made it: whether health finds this
-//!   LNS Down or, restarted by its supervisor before that, `Restarted` (a higher incarnation,
-//!   empty), the backup takes the copy over (`takeover` docs, restart), and the restarted LNS
-//!   is told which address was taken ([`Event::AddressTaken`](crate::l2tp::Event::AddressTaken)).
+//!   most spare capacity ([`crate::l2tp::pool`] selection over the health load table); when none
+//!   has room for calls (every one overloaded, or taking no new call: a member whose service
+//!   address another holds reports 100 %, `Lns::set_accepting`), the one with the most spare
+//!   capacity all the same among those known to replicate (a batch of its taken, or one of ours
+//!   acknowledged by it; a contact LNS that only redirects reports itself full too, and holds no
+//!   copies): a copy held by a full member beats none. It is kept while Up or Suspect (a lost
+//!   heartbeat or two does not move it) and chosen anew when it is Down or restarted; the new one
+//!   gets a bulk sync (every established tunnel and session, under a new epoch). Records go to the
+//!   backup alone, so those of our table still queued for a member from an earlier turn as backup
+//!   (it was found Down or given up before they left) missed what changed since: a sync to it
+//!   replaces them ([`crate::replica::Channel::restart_bulk_replacing`]), else, applied after the
+//!   sync, they would bring back a call cleared meanwhile (`l2tp_failover` seed 300094). The former
+//!   one keeps its copy until the new one acknowledged the end of its sync ([`Channel::synced`]),
+//!   then gets an empty sync of epoch 0, a release: its end sweeps what it held for us, so it does
+//!   not take over a stale copy (a false Down of the backup moves it while it is alive). Until then
+//!   a crash of this LNS leaves every call it had up at one member at least: the former backup
+//!   holds those set up before the change, and nothing set up after it is answered before the new
+//!   backup holds the whole table (output commit, below). Bulk-sync epochs form one increasing
+//!   sequence over all peers, so a later backup's complete copy holds a higher epoch than any
+//!   former one, and a copy still being synced after a release holds 0: the claims pick the copy to
+//!   keep (`takeover` docs, two takers). A member we took over is released the same way from the
+//!   copy it kept of what it yielded (`takeover` docs, yielded copy), once it acknowledged our
+//!   notice and our backup holds what we took. The copy outlives the incarnation that made it:
+//!   whether health finds this LNS Down or, restarted by its supervisor before that, `Restarted` (a
+//!   higher incarnation, empty), the backup takes the copy over (`takeover` docs, restart), and the
+//!   restarted LNS is told which address was taken
+//!   ([`Event::AddressTaken`](crate::l2tp::Event::AddressTaken)).
 //!
 //!   **Unresponsive backup.** Health tells a member alive, not that it replicates: a contact
-//!   LNS with room that only redirects, a member with replication off or another cluster key,
-//!   or one whose replication is filtered is Up and may be chosen, and output commit (below)
-//!   would hold every call's ICRP until the LAC gave the call up (its set-up wait: 31 s by
-//!   default, RFC 2661 5.8). So a backup that leaves a batch of ours unacknowledged for a
-//!   health Down interval ([`crate::health::HealthConfig::down_after`], 4 s by default; never
-//!   less than two retransmission timeouts at [`ReplicationConfig::retransmit_cap`]), as the
-//!   timers see it, is given up: marked unresponsive (counted in
-//!   [`crate::l2tp::Stats::backups_unresponsive`]) and another chosen as above, never a marked
-//!   one. What was held for it waits for the new one's whole bulk sync; with none left it is
-//!   sent at once (counted in [`crate::l2tp::Stats::setups_not_replicated`]: no call hangs).
-//!   The mark clears when the member shows that it replicates: a token of its acknowledging
-//!   one of ours (the batch in flight to it stays in flight and is sent again while it is Up:
-//!   that is the probe), or a batch of its taken, unless it had sent us batches already when
-//!   given up (then what failed is our path to it, a one-way filter, and its batches would
-//!   have it chosen and given up again and again); then it may be chosen again (at once when
-//!   no backup is left); and when it restarts (a new incarnation is judged afresh). The
-//!   first choice is by load alone, not among the members known to replicate first: a member
-//!   knows only those that back up to it or acknowledged it, a preference would put copies
-//!   where they were rather than where the room is (the backup takes the calls over), and a
-//!   member that does not replicate costs one Down interval of held set-ups once per
-//!   incarnation, as it stays marked. A set-up pays nothing for it: no peer is looked at per
-//!   call; the timers compare the backup's batch in flight (its `seq`, and when a timer first
-//!   saw it) with the bound ([`Lns::give_up_silent_backup`]).
+//!   LNS with room that only redirects, a member with replication off or another cluster key, or
+//!   one whose replication is filtered is Up and may be chosen, and output commit (below) would
+//!   hold every call's ICRP until the LAC gave the call up (its set-up wait: 31 s by default, RFC
+//!   2661 5.8). So a backup that leaves a batch of ours unacknowledged for a health Down interval
+//!   ([`crate::health::HealthConfig::down_after`], 4 s by default; never less than two
+//!   retransmission timeouts at [`ReplicationConfig::retransmit_cap`]), as the timers see it, is
+//!   given up: marked unresponsive (counted in [`crate::l2tp::Stats::backups_unresponsive`]) and
+//!   another chosen as above, never a marked one. A backup that acknowledged a batch of ours since
+//!   it (re)started replicates, and a batch it leaves unanswered is likelier lost: at 10 % loss
+//!   each way a round trip fails about one time in five, and a Down interval holds five
+//!   transmissions at the default pace, so about one batch in 4,000 outlasted it (`l2tp_failover`,
+//!   seeds 300,000-305,000: 163 backups alive and reachable given up, calls answered unreplicated
+//!   and copies moved for nothing). Such a backup is given up only once the batch also went
+//!   unanswered through [`crate::l2tp::Config::max_retries`] retransmissions, the last within its
+//!   timeout, as the control channel gives a peer up (RFC 2661 5.8; 7 s at the defaults, a path
+//!   filtered since: still within the LAC's patience); nothing is sent again while it is Suspect,
+//!   so a Suspect stretch does not count. A backup that never acknowledged one cannot be told from
+//!   one that does not replicate, and is judged on the Down interval alone; so that the interval
+//!   holds enough transmissions, the batch in flight to it is sent again at twice
+//!   [`ReplicationConfig::retransmit`] at most, not backed off to the cap (eleven transmissions in
+//!   4 s at the defaults: at 10 % loss each way one batch in 10^8 outlasts them; a member whose
+//!   acknowledgements take longer than the last four transmissions, 1.2 s at the defaults, answers
+//!   none of them and is given up once, then chosen again on its acknowledgement of the probe at
+//!   the usual pace). What was held for it waits for the new one's whole bulk sync; with none left
+//!   it is sent at once (counted in [`crate::l2tp::Stats::setups_not_replicated`]: no call hangs).
+//!   The mark clears when the member shows that it replicates: a token of its acknowledging one of
+//!   ours (the batch in flight to it stays in flight and is sent again while it is Up: that is the
+//!   probe), or a batch of its taken, unless it had sent us batches already when given up (then
+//!   what failed is our path to it, a one-way filter, and its batches would have it chosen and
+//!   given up again and again); then it may be chosen again (at once when no backup is left); and
+//!   when it restarts (a new incarnation is judged afresh). The first choice is by load alone, not
+//!   among the members known to replicate first: a member knows only those that back up to it or
+//!   acknowledged it, a preference would put copies where they were rather than where the room is
+//!   (the backup takes the calls over), and a member that does not replicate costs one Down
+//!   interval of held set-ups once per incarnation, as it stays marked. A set-up pays nothing for
+//!   it: no peer is looked at per call; the timers compare the backup's batch in flight (its `seq`,
+//!   and when a timer first saw it) with the bound ([`Lns::give_up_silent_backup`]).
 //! * **Records**: tunnel up ([`Record::Tunnel`]), session answered (an incoming call at its
 //!   ICRP, an outgoing one at its OCCN: the session and its tunnel's Ns/Nr, which the call
 //!   set-up moved, in one record, [`Record::SessionSequence`]; again at ICCN only if the ICCN changed what
@@ -359,9 +376,26 @@ pub(super) struct Replicator {
     /// most one per monitor peer (pruned of members health no longer knows when one is
     /// marked).
     unresponsive: Vec<(NodeId, bool)>,
-    /// The batch in flight to the backup as a timer first saw it: the backup, the batch's
-    /// `seq` and when ([`Lns::give_up_silent_backup`]); `None` with nothing in flight to it.
-    watch: Option<(NodeId, u64, Instant)>,
+    /// The batch in flight to the backup as a timer first saw it ([`Lns::give_up_silent_backup`]);
+    /// `None` with nothing in flight to it.
+    watch: Option<Watch>,
+    /// For each member seen restarted, how many batches of ours it had acknowledged then
+    /// ([`crate::replica::ChannelStats::acknowledged`]): one that acknowledged more since
+    /// replicates (module docs, backup). At most one per monitor peer.
+    acked_at_restart: Vec<(NodeId, u64)>,
+}
+
+/// The batch in flight to the backup as a timer first saw it (module docs, backup).
+#[derive(Debug, Clone, Copy)]
+struct Watch {
+    /// The backup.
+    node: NodeId,
+    /// The batch's `seq`.
+    seq: u64,
+    /// When a timer first saw it in flight.
+    since: Instant,
+    /// The channel's retransmissions then ([`crate::replica::ChannelStats::retransmits`]).
+    retransmits: u64,
 }
 
 /// A member we took over, holding its yielded copy of what we took (`takeover` docs) until
@@ -850,6 +884,16 @@ fn walk(core: &Core, epochs: &BTreeMap<u16, u32>, cursor: u64) -> Option<(u64, O
         )),
         None => walk(core, epochs, position(tid.checked_add(1)?, None)),
     }
+}
+
+/// Whether `peer` acknowledged a batch of ours on `ch` since it last (re)started
+/// (`acked_at_restart`: [`Replicator::acked_at_restart`]): it replicates (module docs, backup).
+fn acknowledges(acked_at_restart: &[(NodeId, u64)], peer: NodeId, ch: &Channel<Record>) -> bool {
+    let before = acked_at_restart
+        .iter()
+        .find_map(|(n, a)| (*n == peer).then_some(*a))
+        .unwrap_or(0);
+    ch.stats().acknowledged > before
 }
 
 /// Queues `rec` on `ch` (coalesced, [`coalesce`]) within `max_queue` records, counted in
@@ -1352,7 +1396,10 @@ impl Lns {
 
     /// A bulk sync to `node`: our table under the next epoch if it is the backup, else empty
     /// under epoch 0 (a release: what `node` held for us is swept, and its copy claims nothing,
-    /// `takeover` docs).
+    /// `takeover` docs). The records still queued for `node` that the sync replaces are
+    /// dropped (module docs, backup): those of a tunnel we hold, and a removal of what we hold
+    /// again; notices and the records of tunnels we no longer hold (late records to a taker,
+    /// `takeover` docs) stay, sent after the sync.
     fn restart_bulk(&mut self, node: NodeId) {
         if self.monitor().and_then(|m| m.addr_of(node)).is_none() {
             return;
@@ -1363,7 +1410,28 @@ impl Lns {
         } else {
             0
         };
-        self.repl.channels.get_or_default(node).restart_bulk_at(g);
+        // Records of our table queued from an earlier turn of `node` as backup missed what
+        // changed since; the sync carries what they said.
+        let tunnels = &self.core.tunnels;
+        let ours = |t: &u16| tunnels.contains_key(t);
+        let replaced = |r: &Record| match r {
+            Record::Tunnel(t) => ours(&t.tunnel),
+            Record::TunnelSequence { tunnel, .. } | Record::CallUpdate { tunnel, .. } => {
+                ours(tunnel)
+            }
+            Record::Session(s) | Record::SessionSequence { session: s, .. } => ours(&s.tunnel),
+            Record::Call(c) => ours(&c.session.tunnel),
+            // A removal is replaced when the sync names what it removed (a later one of that
+            // id); else it is kept, removing nothing the sync carries (a call ended on a tunnel
+            // another member took from us, a late record for it: `takeover` docs).
+            Record::SessionGone { tunnel, session } => tunnels
+                .get(tunnel)
+                .is_some_and(|t| t.sessions.contains_key(session)),
+            Record::TunnelGone { tunnel } => ours(tunnel),
+            _ => false,
+        };
+        let ch = self.repl.channels.get_or_default(node);
+        ch.restart_bulk_replacing(g, replaced);
         self.core.stats.replica_syncs = self.core.stats.replica_syncs.saturating_add(1);
     }
 
@@ -1517,30 +1585,51 @@ impl Lns {
     }
 
     /// Gives the backup up when a batch of ours has been in flight to it, unacknowledged, for
-    /// [`Lns::unresponsive_after`] as the timers saw it (module docs, backup): it is marked
+    /// [`Lns::unresponsive_after`] as the timers saw it, and, when the backup acknowledged a
+    /// batch of ours since it (re)started, through [`crate::l2tp::Config::max_retries`]
+    /// retransmissions, the last one's timeout run out (module docs, backup): it is marked
     /// unresponsive (counted in [`crate::l2tp::Stats::backups_unresponsive`]) and another is
     /// chosen ([`Lns::ensure_backup`]), what was held for it waiting for the new one's sync, or
     /// released at once with none left. Called from the timers only, never on a set-up: the
     /// batch in flight always has a retransmission deadline, so a timer sees it within
-    /// [`ReplicationConfig::retransmit`] of its first transmission, and again at least every
-    /// [`ReplicationConfig::retransmit_cap`] (and heartbeat interval) after.
+    /// [`ReplicationConfig::retransmit`] of its first transmission (before it is sent again),
+    /// and again at least every [`ReplicationConfig::retransmit_cap`] (and heartbeat interval)
+    /// after.
     pub(super) fn give_up_silent_backup(&mut self, now: Instant) {
         let in_flight = self.repl.backup.and_then(|b| {
-            let (seq, _) = self.repl.channels.get(&b)?.in_flight()?;
-            Some((b, seq))
+            let ch = self.repl.channels.get(&b)?;
+            let (seq, _) = ch.in_flight()?;
+            Some((b, seq, ch))
         });
-        let Some((b, seq)) = in_flight else {
+        let Some((b, seq, ch)) = in_flight else {
             self.repl.watch = None;
             return;
         };
+        let stats = ch.stats();
         match self.repl.watch {
-            Some((n, s, since)) if (n, s) == (b, seq) => {
-                if now.saturating_duration_since(since) < self.unresponsive_after() {
+            Some(w) if (w.node, w.seq) == (b, seq) => {
+                if now.saturating_duration_since(w.since) < self.unresponsive_after() {
                     return;
+                }
+                // It replicates: a batch it leaves unanswered is likelier lost, as a heartbeat
+                // is. It is given up as the control channel gives a peer up (RFC 2661 5.8): the
+                // batch sent again `max_retries` times, the last unanswered within its timeout
+                // (a path filtered since; not while it is Suspect: nothing is sent again then).
+                if acknowledges(&self.repl.acked_at_restart, b, ch) {
+                    let tries = stats.retransmits.saturating_sub(w.retransmits);
+                    let due = ch.deadline().is_some_and(|d| d <= now);
+                    if tries < u64::from(self.cfg.common.max_retries) || !due {
+                        return;
+                    }
                 }
             }
             _ => {
-                self.repl.watch = Some((b, seq, now));
+                self.repl.watch = Some(Watch {
+                    node: b,
+                    seq,
+                    since: now,
+                    retransmits: stats.retransmits,
+                });
                 return;
             }
         }
@@ -1589,9 +1678,19 @@ impl Lns {
     /// afresh.
     pub(super) fn peer_restarted(&mut self, node: NodeId) {
         self.repl.unresponsive.retain(|(n, _)| *n != node);
-        if self.repl.watch.is_some_and(|(n, ..)| n == node) {
+        if self.repl.watch.is_some_and(|w| w.node == node) {
             self.repl.watch = None;
         }
+        // What it acknowledged so far was the former incarnation's (module docs, backup).
+        let acked = self
+            .repl
+            .channels
+            .get(&node)
+            .map_or(0, |ch| ch.stats().acknowledged);
+        let monitor = self.health.as_ref().map(crate::health::Embedded::monitor);
+        let marks = &mut self.repl.acked_at_restart;
+        marks.retain(|(n, _)| *n != node && monitor.is_some_and(|m| m.addr_of(*n).is_some()));
+        marks.push((node, acked));
         self.repl.yielders.retain(|y| y.node != node);
         // Its tokens answered transmissions to the incarnation that is gone: one delayed past
         // the restart acknowledges nothing for the new one (module docs, acknowledgement
@@ -1639,6 +1738,7 @@ impl Lns {
             held,
             held_acks,
             linger_until,
+            acked_at_restart,
             ..
         } = &mut self.repl;
         // Records to the backup that hold no ICRP back linger (module docs, records).
@@ -1667,7 +1767,14 @@ impl Lns {
             let resent = due
                 .then(|| {
                     let up = m.state(peer) == Some(NodeState::Up);
-                    ch.resend_due(now, up, cfg.retransmit_cap)
+                    // A backup not known to replicate is probed at twice the first timeout at
+                    // most, so that the Down interval that judges it holds enough transmissions
+                    // for loss alone not to outlast it (module docs, backup).
+                    let cap = match is_backup && !acknowledges(acked_at_restart, peer, ch) {
+                        true => cfg.retransmit_cap.min(cfg.retransmit * 2),
+                        false => cfg.retransmit_cap,
+                    };
+                    ch.resend_due(now, up, cap)
                 })
                 .flatten();
             let seq = resent.or_else(|| {
