@@ -416,9 +416,11 @@ fn session_record(tid: u16, sid: u16, s: &Session) -> Option<SessionRecord> {
     // An incoming call is replicated from its ICRP on (`lns::replicate` docs, output
     // commit), not while its admission is pending (no ICRP yet).
     // Answered: waiting for the ICCN, or restored and not yet known taken by the LAC
-    // (module docs; `icrp_ns` is cleared when a call connects).
+    // (module docs; `icrp_ns` is cleared when a call connects). A restored call connected is
+    // not: every restored call takes its ICCN once (`Session::awaiting_iccn`), whatever its
+    // record said, so the flag need not carry that.
     let answered = (s.state == SessionState::WaitConnect && s.admission.is_none())
-        || (s.state == SessionState::Established && (s.icrp_ns.is_some() || s.awaiting_iccn));
+        || (s.state == SessionState::Established && s.icrp_ns.is_some());
     if s.state != SessionState::Established && !answered {
         return None;
     }
