@@ -495,6 +495,81 @@ fn fault_04_typed_hidden_value_is_not_reemitted_in_clear() {
     );
 }
 
+/// Whether `text` (a `Debug` output) shows `secret` in clear: as text, or as the list of octets
+/// `Debug` prints for a byte slice or vector.
+fn shows(text: &str, secret: &[u8]) -> bool {
+    let octets = format!("{:?}", secret);
+    let inner = &octets[1..octets.len() - 1];
+    text.contains(inner) || text.contains(&*String::from_utf8_lossy(secret))
+}
+
+/// RFC 2661 4.3: a value is hidden so that it does not travel in clear; `Debug` (what a caller
+/// logs) must not undo that. A Calling Number received hidden and parsed with the secret is shown
+/// by its type and length only, while the same value received in clear shows as it is.
+#[test]
+fn hidden_value_never_shows_in_debug() {
+    let plain = b"+33123456789";
+    let wire = with_hidden(0, AvpType::CALLING_NUMBER.0, plain, &[]);
+    let parsed = Message::parse_with(&wire, &secret_opts()).unwrap();
+    let text = format!("{parsed:?}");
+    assert!(
+        !shows(&text, plain),
+        "hidden Calling Number in Debug: {text}"
+    );
+    assert!(text.contains("redacted"), "{text}");
+    // Not hidden: nothing to keep from the log.
+    let Message::Control(mut clear) = parsed else {
+        panic!()
+    };
+    for a in &mut clear.avps {
+        a.hidden = false;
+    }
+    assert!(shows(&format!("{clear:?}"), plain));
+}
+
+/// RFC 2661 4.4.5: the Proxy Authen Response is the CHAP response or, for PAP, the user's
+/// password in clear (it is why LACs send it hidden). Neither the parsed ICCN's `Debug` nor the
+/// call details an LNS hands to its caller ([`telcp::l2tp::CallDetails`], in
+/// `Event::CallConnected`) may show it.
+#[test]
+fn proxy_authen_response_never_shows_in_debug() {
+    let password = b"pap-password-0451";
+    let iccn = ControlMessage::new(MessageType::ICCN, 7, 3)
+        .with(Avp::mandatory(AvpValue::TxConnectSpeed(1_000_000)))
+        .with(Avp::mandatory(AvpValue::FramingType(1)))
+        .with(Avp::optional(AvpValue::ProxyAuthenType(
+            3, // PAP (RFC 2661 4.4.5)
+        )))
+        .with(Avp::optional(AvpValue::ProxyAuthenName(Cow::Borrowed(
+            b"alice",
+        ))))
+        .with(Avp::optional(AvpValue::ProxyAuthenResponse(Cow::Borrowed(
+            password,
+        ))));
+    let wire = Message::Control(iccn).to_vec();
+    let Message::Control(parsed) = Message::parse(&wire).unwrap() else {
+        panic!()
+    };
+    let text = format!("{parsed:?}");
+    assert!(!shows(&text, password), "PAP password in Debug: {text}");
+    let details = telcp::l2tp::CallDetails::from_message(&parsed);
+    let auth = details
+        .proxy_auth
+        .as_ref()
+        .expect("proxy authentication read");
+    assert_eq!(auth.response.as_deref(), Some(&password[..]));
+    let text = format!("{details:?}");
+    assert!(!shows(&text, password), "PAP password in Debug: {text}");
+    assert!(shows(&text, b"alice"), "the name is not secret: {text}");
+}
+
+/// The tunnel secret is shown by its length only, in the parse options too.
+#[test]
+fn parse_options_debug_hides_the_secret() {
+    let text = format!("{:?}", secret_opts());
+    assert!(!shows(&text, SECRET), "secret in Debug: {text}");
+}
+
 /// Issue 12 fault 4 / issue 18 item 4 (RFC 2661 4.3: padding may follow the original value; the
 /// original length says where it ends): a padded hidden AVP from a peer is accepted. Built by
 /// hand: the LAC of the set-up brings a tunnel up with the LNS (which has the secret), then sends

@@ -108,8 +108,9 @@ impl ProxyLcp {
 }
 
 /// The proxy authentication AVPs (29 to 33; RFC 2661 4.4.5, ICCN, M=0): what the PPP peer said
-/// when the LAC authenticated it, so that the LNS (or its RADIUS server) can check it.
-#[derive(Clone, PartialEq, Eq, Hash, Debug, Default)]
+/// when the LAC authenticated it, so that the LNS (or its RADIUS server) can check it. `Debug`
+/// shows the response's length only (a PAP password, or a CHAP response).
+#[derive(Clone, PartialEq, Eq, Hash, Default)]
 pub struct ProxyAuth {
     /// 29 Proxy Authen Type.
     pub kind: ProxyAuthenType,
@@ -121,6 +122,25 @@ pub struct ProxyAuth {
     pub id: Option<u8>,
     /// 33 Proxy Authen Response: the CHAP response, or the PAP password.
     pub response: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for ProxyAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ProxyAuth {
+            kind,
+            name,
+            challenge,
+            id,
+            response,
+        } = self;
+        f.debug_struct("ProxyAuth")
+            .field("kind", kind)
+            .field("name", name)
+            .field("challenge", challenge)
+            .field("id", id)
+            .field("response", &super::tunnel::Redacted(response.as_deref()))
+            .finish()
+    }
 }
 
 impl Default for ProxyAuthenType {

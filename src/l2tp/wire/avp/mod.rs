@@ -474,8 +474,11 @@ pub enum AvpValue<'a> {
     },
 }
 
-/// One AVP: flags and value.
-#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+/// One AVP: flags and value. `Debug` never shows a value in clear that is secret or was hidden:
+/// a typed value marked hidden ([`Avp::withheld`]: it arrived hidden, or is to be hidden) and a
+/// Proxy Authen Response (RFC 2661 4.4.5: the CHAP response, or the PAP password itself) show
+/// their attribute type and length only; a ciphertext ([`AvpValue::Hidden`]) shows as it is.
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Avp<'a> {
     /// M bit: a receiver that does not recognise the AVP must refuse the session or tunnel.
     pub mandatory: bool,
@@ -492,6 +495,28 @@ pub struct Avp<'a> {
     pub hidden: bool,
     /// The value.
     pub value: AvpValue<'a>,
+}
+
+impl fmt::Debug for Avp<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Avp {
+            mandatory,
+            hidden,
+            value,
+        } = self;
+        let mut d = f.debug_struct("Avp");
+        d.field("mandatory", mandatory).field("hidden", hidden);
+        if self.withheld() || matches!(value, AvpValue::ProxyAuthenResponse(_)) {
+            let (vendor, attr) = value.key();
+            d.field("vendor", &vendor).field("attr", &attr).field(
+                "value",
+                &format_args!("<{} octets redacted>", value.value_len()),
+            );
+        } else {
+            d.field("value", value);
+        }
+        d.finish()
+    }
 }
 
 fn cow_owned(c: Cow<'_, [u8]>) -> Cow<'static, [u8]> {

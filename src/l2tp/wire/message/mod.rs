@@ -90,12 +90,23 @@ impl fmt::Debug for MessageType {
 }
 
 /// Parse options: the enterprise number of the vendor AVPs and the tunnel secret for hidden AVPs.
-#[derive(Clone, Copy, Debug)]
+/// `Debug` shows the secret's length only.
+#[derive(Clone, Copy)]
 pub struct ParseOptions<'s> {
     /// Vendor ID of the load-redirection AVPs.
     pub enterprise: u16,
     /// Tunnel secret: when set, hidden AVPs are unhidden into typed values (with `hidden: true`).
     pub secret: Option<&'s [u8]>,
+}
+
+impl fmt::Debug for ParseOptions<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ParseOptions { enterprise, secret } = self;
+        f.debug_struct("ParseOptions")
+            .field("enterprise", enterprise)
+            .field("secret", &crate::l2tp::tunnel::Redacted(*secret))
+            .finish()
+    }
 }
 
 impl Default for ParseOptions<'_> {
