@@ -302,6 +302,22 @@ const SLICE: u32 = 15;
 /// A processor with VID 5 whose pool 10.0.0.0/12 leaves 4 local bits after the 8-bit VID and
 /// backup fields (the fewest a pool may leave, `UePool::MIN_LOCAL_BITS`): 15 sessions per
 /// (VID, backup VID) slice.
+thread_local! {
+    // The switch processor (node 1) as the tests play it: it seals what it sends (fabric
+    // version 4), one packet number sequence per test thread.
+    static SWITCH_SEALER: std::cell::RefCell<telcp::steering::fabric::FabricSealer> =
+        std::cell::RefCell::new(telcp::steering::fabric::FabricSealer::new(
+            &ClusterKey::new(b"downlink cluster key"),
+            HealthId(1),
+            1,
+        ));
+}
+
+/// `m` as the switch processor sends it to processor 11.
+fn from_switch(m: &FabricMessage<'_>) -> Vec<u8> {
+    SWITCH_SEALER.with(|s| s.borrow_mut().seal(HealthId(11), m))
+}
+
 fn small_processor(now: Instant) -> Processor {
     let cfg = ProcessorConfig::new(
         HealthId(11),
@@ -318,7 +334,7 @@ fn small_processor(now: Instant) -> Processor {
         incarnation: 1,
         vid: v(5),
     };
-    p.handle_datagram(now, s(SWITCH), s(PROC), &assign.to_vec())
+    p.handle_datagram(now, s(SWITCH), s(PROC), &from_switch(&assign))
         .unwrap();
     while p.poll_transmit().is_some() {}
     p
@@ -341,7 +357,7 @@ fn direct(
         to: s(gw),
         data: Cow::Owned(data),
     };
-    p.handle_datagram(now, s(SWITCH), s(PROC), &m.to_vec())
+    p.handle_datagram(now, s(SWITCH), s(PROC), &from_switch(&m))
         .unwrap();
     let mut out = Vec::new();
     while let Some(t) = p.poll_transmit() {

@@ -57,6 +57,13 @@ pub fn key() -> ClusterKey {
     ClusterKey::new(b"steering test key")
 }
 
+/// Seals fabric messages as node `node` (incarnation 1) with the gateway's key (`key`), as a
+/// test playing a machine sends them (fabric version 4).
+#[allow(dead_code)]
+pub fn sealer(node: u32) -> telcp::steering::fabric::FabricSealer {
+    telcp::steering::fabric::FabricSealer::new(&key(), health::NodeId(node), 1)
+}
+
 pub fn processor_config(id: u32, incarnation: u32) -> ProcessorConfig {
     ProcessorConfig {
         id: health::NodeId(id),
@@ -134,6 +141,10 @@ pub fn line_config_for(i: u8, layout: VidLayout) -> LineConfig {
     LineConfig {
         fabric_addr: li_fabric(i),
         switch_addr: sp_fabric(),
+        id: health::NodeId(u32::from(i) + 1),
+        incarnation: 1,
+        switch_node: health::NodeId(1),
+        key: key(),
         layout,
         l2tp_layout: Some(l2tp_layout()),
         // The processors' pool (`processor_config`), sliced by (VID, backup VID).
