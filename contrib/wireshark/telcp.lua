@@ -423,12 +423,14 @@ local function vf_sock(r, tvb, tree, label)
     return p and p:uint()
 end
 
-local function vf_datagram(r, tvb, pinfo, tree, root)
+-- The datagram a Packet, Directed or Transmit carries: from, to, then the datagram up to
+-- `limit` (the end of the message, or where a sealed one's MAC starts).
+local function vf_datagram(r, tvb, pinfo, tree, root, limit)
     local from = vf_sock(r, tvb, tree, "From")
     local to = vf_sock(r, tvb, tree, "To")
-    if r.ok and tvb:len() > r.off then
-        call_by_port(from, to, tvb(r.off):tvb(), pinfo, root)
-        r.off = tvb:len()
+    if r.ok and limit > r.off then
+        call_by_port(from, to, tvb(r.off, limit - r.off):tvb(), pinfo, root)
+        r.off = limit
     end
 end
 
@@ -462,10 +464,10 @@ local function dissect_vf(tvb, pinfo, root, sealed)
     elseif kind == 4 then
         r.add(t, vff.tversion, 8)
     elseif kind == 5 or kind == 7 then
-        vf_datagram(r, tvb, pinfo, t, root)
+        vf_datagram(r, tvb, pinfo, t, root, limit)
     elseif kind == 6 then
         r.add(t, vff.backup, 2)
-        vf_datagram(r, tvb, pinfo, t, root)
+        vf_datagram(r, tvb, pinfo, t, root, limit)
     elseif kind == 8 then
         r.add(t, vff.op, 1)
         r.add(t, vff.teid, 4); r.add(t, vff.rversion, 4)
