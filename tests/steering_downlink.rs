@@ -299,9 +299,6 @@ fn s(a: &str) -> SocketAddr {
 /// Sessions per (VID, backup VID) slice of [`small_processor`]'s pool.
 const SLICE: u32 = 15;
 
-/// A processor with VID 5 whose pool 10.0.0.0/12 leaves 4 local bits after the 8-bit VID and
-/// backup fields (the fewest a pool may leave, `UePool::MIN_LOCAL_BITS`): 15 sessions per
-/// (VID, backup VID) slice.
 thread_local! {
     // The switch processor (node 1) as the tests play it: it seals what it sends (fabric
     // version 4), one packet number sequence per test thread.
@@ -318,6 +315,9 @@ fn from_switch(m: &FabricMessage<'_>) -> Vec<u8> {
     SWITCH_SEALER.with(|s| s.borrow_mut().seal(HealthId(11), m))
 }
 
+/// A processor with VID 5 whose pool 10.0.0.0/12 leaves 4 local bits after the 8-bit VID and
+/// backup fields (the fewest a pool may leave, `UePool::MIN_LOCAL_BITS`): 15 sessions per
+/// (VID, backup VID) slice.
 fn small_processor(now: Instant) -> Processor {
     let cfg = ProcessorConfig::new(
         HealthId(11),
