@@ -62,20 +62,9 @@ fn switch_cfg(seed: u64) -> SwitchConfig {
     c
 }
 
-thread_local! {
-    // The switch processor (node 1) as the tests play it: it seals what it sends (fabric
-    // version 4), one packet number sequence per test thread.
-    static SWITCH_SEALER: std::cell::RefCell<telcp::steering::fabric::FabricSealer> =
-        std::cell::RefCell::new(telcp::steering::fabric::FabricSealer::new(
-            &ClusterKey::new(b"conformance cluster key"),
-            NodeId(1),
-            1,
-        ));
-}
-
-/// `m` as the switch processor sends it to processor 11.
+/// `m` as the switch processor sends it to processor 11 (fabric version 4).
 fn from_switch(m: &FabricMessage<'_>) -> Vec<u8> {
-    SWITCH_SEALER.with(|s| s.borrow_mut().seal(NodeId(11), m))
+    common::steering::from_switch(b"conformance cluster key", 11, m)
 }
 
 fn proc_cfg() -> ProcessorConfig {

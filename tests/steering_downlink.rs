@@ -299,20 +299,9 @@ fn s(a: &str) -> SocketAddr {
 /// Sessions per (VID, backup VID) slice of [`small_processor`]'s pool.
 const SLICE: u32 = 15;
 
-thread_local! {
-    // The switch processor (node 1) as the tests play it: it seals what it sends (fabric
-    // version 4), one packet number sequence per test thread.
-    static SWITCH_SEALER: std::cell::RefCell<telcp::steering::fabric::FabricSealer> =
-        std::cell::RefCell::new(telcp::steering::fabric::FabricSealer::new(
-            &ClusterKey::new(b"downlink cluster key"),
-            HealthId(1),
-            1,
-        ));
-}
-
-/// `m` as the switch processor sends it to processor 11.
+/// `m` as the switch processor sends it to processor 11 (fabric version 4).
 fn from_switch(m: &FabricMessage<'_>) -> Vec<u8> {
-    SWITCH_SEALER.with(|s| s.borrow_mut().seal(HealthId(11), m))
+    common::steering::from_switch(b"downlink cluster key", 11, m)
 }
 
 /// A processor with VID 5 whose pool 10.0.0.0/12 leaves 4 local bits after the 8-bit VID and

@@ -749,21 +749,13 @@ impl LineInterface {
     /// `TableUpdate` sealed by the switch processor, its packet number fresh), then taken by
     /// kind and sender address.
     fn handle_fabric(&mut self, from: SocketAddr, data: &[u8]) -> Result<(), InputError> {
-        let switch = self.config.switch_node;
-        let window = &mut self.switch_window;
-        let admitted = self.sealer.open(data).and_then(|opened| {
-            FabricSealer::admit(LINE_INTERFACES, &opened, |s| {
-                (s == switch).then_some(window)
-            })?;
-            Ok(opened.message)
-        });
-        let msg = match admitted {
-            Ok(m) => m,
-            Err(e) => {
-                self.stats.fabric_refused += 1;
-                return Err(e);
-            }
-        };
+        let msg = common::from_switch(
+            &mut self.sealer,
+            (LINE_INTERFACES, self.config.switch_node),
+            &mut self.switch_window,
+            &mut self.stats.fabric_refused,
+            data,
+        )?;
         match msg {
             FabricMessage::TableUpdate { version, entries } if from == self.config.switch_addr => {
                 self.apply_update(version, &entries);

@@ -474,19 +474,13 @@ impl Processor {
             self.drain_monitor(now);
             return Ok(r?);
         }
-        let (me, switch) = (self.config.id, self.config.switch_node);
-        let window = &mut self.switch_window;
-        let admitted = self.sealer.open(data).and_then(|opened| {
-            FabricSealer::admit(me, &opened, |s| (s == switch).then_some(window))?;
-            Ok(opened.message)
-        });
-        let msg = match admitted {
-            Ok(m) => m,
-            Err(e) => {
-                self.stats.fabric_refused += 1;
-                return Err(e);
-            }
-        };
+        let msg = common::from_switch(
+            &mut self.sealer,
+            (self.config.id, self.config.switch_node),
+            &mut self.switch_window,
+            &mut self.stats.fabric_refused,
+            data,
+        )?;
         let from_switch = from == self.config.switch_addr;
         match msg {
             FabricMessage::Packet {
