@@ -57,6 +57,15 @@ fn forgeries(msg: &FabricMessage<'_>, receiver: HealthId, genuine: &[u8]) -> Vec
     vec![msg.to_vec(), wrong.seal(receiver, msg), body, mac]
 }
 
+/// [`forgeries`] of `msg` for processor `to`, and `msg` sealed by the switch processor for
+/// processor `other` (another receiver).
+fn forgeries_for(msg: &FabricMessage<'_>, to: u32, other: u32) -> Vec<Vec<u8>> {
+    let genuine = sealer(1).seal(HealthId(to), msg);
+    let mut all = forgeries(msg, HealthId(to), &genuine);
+    all.push(sealer(1).seal(HealthId(other), msg));
+    all
+}
+
 fn not_authorized(r: Result<(), InputError>) -> bool {
     matches!(r, Err(InputError::NotAuthorized(_)))
 }
@@ -198,11 +207,8 @@ fn a_forged_vid_assign_from_the_switch_address_is_refused_and_the_vid_unchanged(
         incarnation: 1,
         vid: vid(9),
     };
-    let genuine = sealer(1).seal(HealthId(11), &forged);
-    let mut all = forgeries(&forged, HealthId(11), &genuine);
-    // Sealed by the switch processor, but for processor 12.
-    all.push(sealer(1).seal(HealthId(12), &forged));
-    for (i, bytes) in all.iter().enumerate() {
+    // The last one sealed by the switch processor, but for processor 12.
+    for (i, bytes) in forgeries_for(&forged, 11, 12).iter().enumerate() {
         let refused = p.stats().fabric_refused;
         let r = p.handle_datagram(now, sp_fabric(), p_fabric(11), bytes);
         assert!(not_authorized(r.clone()), "forgery {i}: {r:?}");
@@ -277,10 +283,7 @@ fn a_forged_sync_from_the_switch_address_is_refused_and_no_copy_is_stored() {
         delete: false,
         record: record(1),
     };
-    let genuine = sealer(1).seal(HealthId(12), &forged);
-    let mut all = forgeries(&forged, HealthId(12), &genuine);
-    all.push(sealer(1).seal(HealthId(13), &forged));
-    for (i, bytes) in all.iter().enumerate() {
+    for (i, bytes) in forgeries_for(&forged, 12, 13).iter().enumerate() {
         let refused = p.stats().fabric_refused;
         let r = p.handle_datagram(now, sp_fabric(), p_fabric(12), bytes);
         assert!(not_authorized(r.clone()), "forgery {i}: {r:?}");
