@@ -146,7 +146,8 @@ fn steering() -> Result<()> {
     let (gtp_c, sgsn_c) = (a("192.0.2.1:2123")?, a("198.51.100.1:2123")?);
     let (layout, key) = (VidLayout::default(), ClusterKey::new(b"fabric cluster key"));
     let mut now = Instant::now();
-    let line = LineInterface::new(LineConfig::new(line_fabric, switch_fabric, layout), now)?;
+    let line_cfg = LineConfig::new(line_fabric, switch_fabric, layout, NodeId(2), key.clone());
+    let line = LineInterface::new(line_cfg, now)?;
     let procs = vec![(NodeId(11), p11), (NodeId(12), p12)];
     let cfg = SwitchConfig::new(
         NodeId(1),

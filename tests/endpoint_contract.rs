@@ -350,6 +350,8 @@ fn line(now: Instant) -> LineInterface {
         sock(172, 16, 0, 2, 3386),
         sock(172, 16, 0, 1, 3386),
         VidLayout::default(),
+        telcp::health::NodeId(2),
+        telcp::health::ClusterKey::new(KEY),
     );
     c.queue_limit = 64;
     LineInterface::new(c, now).expect("valid line config")

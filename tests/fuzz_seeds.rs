@@ -822,8 +822,7 @@ fn processor_seeds(c: &mut Corpora) {
         "vid_assign_create_traffic_sync.bin",
         s,
     );
-    // Raw fabric datagrams: a table update style message from the switch and a packet from the
-    // line interface (the GTPv2 vector, answered Version Not Supported upstream).
+    // Raw fabric datagrams: a sync from the switch and a packet from the line interface (the GTPv2 vector, answered Version Not Supported upstream).
     let mut s = vec![2u8, 3];
     let p = fabric_packet(&gtp("gtpv2_echo_request"));
     s.extend_from_slice(&[1, len8(&p)]);
@@ -845,8 +844,12 @@ fn processor_seeds(c: &mut Corpora) {
         },
     }
     .to_vec();
-    s.extend_from_slice(&[0, len8(&sync)]);
-    s.extend_from_slice(&sync);
+    // Unsealed (operation 0: refused, fabric version 4), then sealed by the harness as the
+    // switch processor (operation 0x40: taken).
+    for op in [0, 0x40] {
+        s.extend_from_slice(&[op, len8(&sync)]);
+        s.extend_from_slice(&sync);
+    }
     s.extend_from_slice(&[5, 20]);
     add(c, "steering_processor", "raw_fabric_datagrams.bin", s);
 }

@@ -62,6 +62,11 @@ fn switch_cfg(seed: u64) -> SwitchConfig {
     c
 }
 
+/// `m` as the switch processor sends it to processor 11 (fabric version 4).
+fn from_switch(m: &FabricMessage<'_>) -> Vec<u8> {
+    common::steering::from_switch(b"conformance cluster key", 11, m)
+}
+
 fn proc_cfg() -> ProcessorConfig {
     let mut c = ProcessorConfig::new(
         NodeId(11),
@@ -74,6 +79,12 @@ fn proc_cfg() -> ProcessorConfig {
     );
     c.recovery = 3;
     c
+}
+
+/// The line interface under test (node 2).
+fn line_cfg() -> LineConfig {
+    let key = ClusterKey::new(b"conformance cluster key");
+    LineConfig::new(sa(LINE), sa(SWITCH), layout(), NodeId(2), key)
 }
 
 /// The GTP datagrams a machine's output holds (the payloads of fabric Transmits), as
@@ -157,7 +168,7 @@ fn processor(config: ProcessorConfig, t0: Instant) -> Processor {
         incarnation: 1,
         vid: VirtualId::new(4).unwrap(),
     };
-    p.handle_datagram(t0, sa(SWITCH), sa(PROC), &assign.to_vec())
+    p.handle_datagram(t0, sa(SWITCH), sa(PROC), &from_switch(&assign))
         .unwrap();
     while p.poll_transmit().is_some() {}
     while p.poll_event().is_some() {}
@@ -196,16 +207,16 @@ fn set_up(p: &mut Processor, t0: Instant, req: &[u8]) -> Message<'static> {
         to: sa(GW_C),
         data: Cow::Borrowed(req),
     };
-    p.handle_datagram(t0, sa(SWITCH), sa(PROC), &directed.to_vec())
+    p.handle_datagram(t0, sa(SWITCH), sa(PROC), &from_switch(&directed))
         .unwrap();
     let mut out = Vec::new();
     while let Some(t) = p.poll_transmit() {
-        if let Ok(FabricMessage::Sync { record, .. }) = FabricMessage::parse(&t.payload) {
+        if let Ok(FabricMessage::Sync { record, .. }) = FabricMessage::inspect(&t.payload) {
             let ack = FabricMessage::SyncAck {
                 teid: record.teid,
                 version: record.version,
             };
-            p.handle_datagram(t0, sa(SWITCH), sa(PROC), &ack.to_vec())
+            p.handle_datagram(t0, sa(SWITCH), sa(PROC), &from_switch(&ack))
                 .unwrap();
         } else {
             out.push(t);
@@ -501,7 +512,7 @@ fn fault_13_switch_does_not_direct_or_answer_messages_with_unknown_required_exte
 #[test]
 fn fault_13_line_notifies_instead_of_answering_non_existent() {
     let t0 = Instant::now();
-    let mut li = LineInterface::new(LineConfig::new(sa(LINE), sa(SWITCH), layout()), t0).unwrap();
+    let mut li = LineInterface::new(line_cfg(), t0).unwrap();
     let teid = layout()
         .compose(VirtualId::new(9).unwrap(), None, 1)
         .unwrap();
@@ -591,7 +602,7 @@ fn fault_17_extension_header_notification_flood_is_bounded() {
     assert_eq!(sp.stats().extension_headers_notifications, 20);
     assert_eq!(sp.stats().extension_headers_suppressed, 1980);
 
-    let mut li = LineInterface::new(LineConfig::new(sa(LINE), sa(SWITCH), layout()), t0).unwrap();
+    let mut li = LineInterface::new(line_cfg(), t0).unwrap();
     let teid = layout()
         .compose(VirtualId::new(9).unwrap(), None, 1)
         .unwrap();

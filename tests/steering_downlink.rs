@@ -299,6 +299,11 @@ fn s(a: &str) -> SocketAddr {
 /// Sessions per (VID, backup VID) slice of [`small_processor`]'s pool.
 const SLICE: u32 = 15;
 
+/// `m` as the switch processor sends it to processor 11 (fabric version 4).
+fn from_switch(m: &FabricMessage<'_>) -> Vec<u8> {
+    common::steering::from_switch(b"downlink cluster key", 11, m)
+}
+
 /// A processor with VID 5 whose pool 10.0.0.0/12 leaves 4 local bits after the 8-bit VID and
 /// backup fields (the fewest a pool may leave, `UePool::MIN_LOCAL_BITS`): 15 sessions per
 /// (VID, backup VID) slice.
@@ -318,7 +323,7 @@ fn small_processor(now: Instant) -> Processor {
         incarnation: 1,
         vid: v(5),
     };
-    p.handle_datagram(now, s(SWITCH), s(PROC), &assign.to_vec())
+    p.handle_datagram(now, s(SWITCH), s(PROC), &from_switch(&assign))
         .unwrap();
     while p.poll_transmit().is_some() {}
     p
@@ -341,7 +346,7 @@ fn direct(
         to: s(gw),
         data: Cow::Owned(data),
     };
-    p.handle_datagram(now, s(SWITCH), s(PROC), &m.to_vec())
+    p.handle_datagram(now, s(SWITCH), s(PROC), &from_switch(&m))
         .unwrap();
     let mut out = Vec::new();
     while let Some(t) = p.poll_transmit() {

@@ -184,16 +184,26 @@ fn claim_5_versioned_tables_reach_every_line_interface() {
             assert_eq!(li.table().addr(e.vid), Some(e.addr));
         }
     }
-    // A stale update (a delayed duplicate) is ignored and the table stays whole.
+    // A stale update (a delayed duplicate, sealed by the switch processor) is ignored and the
+    // table stays whole: its packet number is one the line interface saw (or below its replay
+    // window), so it is refused as a replay; were it fresh, its version is stale.
     let stale = FabricMessage::TableUpdate {
         version: 1,
         entries: vec![],
     };
     let lf = li_fabric(1);
-    gw.sim.inject(sp_fabric(), lf, stale.to_vec());
+    let before = gw.line(0).stats();
+    gw.sim.inject(
+        sp_fabric(),
+        lf,
+        sealer(1).seal(telcp::steering::fabric::LINE_INTERFACES, &stale),
+    );
     gw.sim.run_for(Duration::from_millis(50));
     assert_eq!(gw.line(0).table().version(), v);
-    assert!(gw.line(0).stats().updates_stale >= 1);
+    let after = gw.line(0).stats();
+    assert!(
+        after.updates_stale + after.fabric_refused > before.updates_stale + before.fabric_refused
+    );
     // A processor going down is a new version at every line interface.
     let n = gw.procs[&11];
     gw.sim.crash(n);
@@ -510,6 +520,9 @@ struct Bench {
     lines: Vec<(std::net::SocketAddr, bool)>,
     /// The datagrams sent out through the line interfaces (`Transmit`), in order.
     out: Vec<Vec<u8>>,
+    /// The sealers of the processors (by id) and of the line interfaces (node 100 + index),
+    /// fabric version 4.
+    sealers: HashMap<u32, telcp::steering::fabric::FabricSealer>,
     /// The outside destination of each of `out`.
     out_to: Vec<std::net::SocketAddr>,
     events: Vec<SwitchEvent>,
@@ -591,6 +604,7 @@ impl Bench {
             capacity,
             seq: 0,
             lines: lines.iter().map(|&l| (l, true)).collect(),
+            sealers: HashMap::new(),
             out: Vec::new(),
             out_to: Vec::new(),
             events: Vec::new(),
@@ -605,10 +619,19 @@ impl Bench {
             current: None,
         };
         let now = self.now;
+        let req = self.seal(id, &req);
         self.sp
-            .handle_datagram(now, p_fabric(id), sp_fabric(), &req.to_vec())
+            .handle_datagram(now, p_fabric(id), sp_fabric(), &req)
             .unwrap();
         self.drain();
+    }
+
+    /// `msg` sealed by node `node` for the switch processor (node 1).
+    fn seal(&mut self, node: u32, msg: &FabricMessage<'_>) -> Vec<u8> {
+        self.sealers
+            .entry(node)
+            .or_insert_with(|| sealer(node))
+            .seal(HealthId(1), msg)
     }
 
     /// Whether line interface `line` acknowledges the table updates it is sent from now on.
@@ -647,10 +670,12 @@ impl Bench {
     fn drain(&mut self) {
         let now = self.now;
         while let Some(t) = self.sp.poll_transmit() {
-            if let Some(&(line, acking)) = self.lines.iter().find(|l| l.0 == t.dst) {
-                match FabricMessage::parse(&t.payload) {
+            if let Some(i) = self.lines.iter().position(|l| l.0 == t.dst) {
+                let (line, acking) = self.lines[i];
+                match FabricMessage::inspect(&t.payload) {
                     Ok(FabricMessage::TableUpdate { version, .. }) if acking => {
-                        let ack = FabricMessage::TableAck { version }.to_vec();
+                        let node = 100 + i as u32;
+                        let ack = self.seal(node, &FabricMessage::TableAck { version });
                         self.sp
                             .handle_datagram(now, line, sp_fabric(), &ack)
                             .unwrap();
@@ -667,7 +692,7 @@ impl Bench {
                 continue;
             };
             let id = self.procs[i].0;
-            if let Ok(FabricMessage::Directed { .. }) = FabricMessage::parse(&t.payload) {
+            if let Ok(FabricMessage::Directed { .. }) = FabricMessage::inspect(&t.payload) {
                 *self.placed.entry(id).or_default() += 1;
                 let used = self.used.get(&id).copied().unwrap_or(0) + 1;
                 self.set_used(id, used);
@@ -1150,7 +1175,8 @@ fn a_replacing_set_up_goes_where_every_line_interface_steers_the_context() {
         record,
     };
     let now = b.now;
-    b.sp.handle_datagram(now, p_fabric(11), sp_fabric(), &sync.to_vec())
+    let sync = b.seal(11, &sync);
+    b.sp.handle_datagram(now, p_fabric(11), sp_fabric(), &sync)
         .unwrap();
     b.drain();
     assert_eq!(b.sp.session_count(), 1);

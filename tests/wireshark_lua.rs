@@ -147,7 +147,16 @@ fn each_protocol_shows_the_fields_the_codec_wrote_and_flags_what_is_malformed() 
     let good = hb.to_bytes(&key);
     let mut short = good.to_vec();
     short.truncate(good.len() - 1);
-    let fabric = telcp::steering::fabric::FabricMessage::TableAck { version: 77 }.to_vec();
+    // A TableAck sealed by line interface 2 for the switch processor (fabric version 4).
+    let fabric = telcp::steering::fabric::FabricSealer::new(
+        &telcp::health::ClusterKey::new(b"wireshark fabric test key"),
+        telcp::health::NodeId(2),
+        1,
+    )
+    .seal(
+        telcp::health::NodeId(1),
+        &telcp::steering::fabric::FabricMessage::TableAck { version: 77 },
+    );
     let mut fabric_long = fabric.clone();
     fabric_long.push(0);
 

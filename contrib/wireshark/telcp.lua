@@ -4,8 +4,9 @@
 --   telcp_mc   Mobile IP virtual Home Agent cluster messages (src/mip/cluster.rs): magic FE 4D 43
 --   telcp_lr   virtual LNS replication (src/l2tp/lns/replicate.rs): magic FE 4C 32; the envelope,
 --              batch sequence and item count dissected, the records shown as bytes
---   telcp_vf   steering switch-fabric messages (src/steering/fabric.rs): magic 56 46 ("VF"),
---              version 3
+--   telcp_vf   steering switch-fabric messages (src/steering/fabric.rs), version 4: sealed in
+--              the envelope with magic FE 56 46 (AES-128-CMAC; every kind but Packet and
+--              Transmit), or unsealed with magic 56 46 ("VF"; Packet and Transmit)
 --   telcp_avp  the L2TP load-redirection vendor AVPs (src/l2tp/wire/avp): LoadBalanceCapable (1)
 --              and RedirectTarget (2) under enterprise 32473 (the crate's default; change
 --              TELCP_ENTERPRISE below when a deployment configures its own)
@@ -13,7 +14,7 @@
 -- The three datagram protocols are found by their magic prefix (UDP heuristics), so they are
 -- dissected on whatever port a deployment gives them, next to L2TP, Mobile IP and GTP. Datagrams
 -- they carry (a forwarded Registration Request, a steered G-PDU) are handed to Wireshark's own
--- dissectors. The MAC trailers (HMAC-MD5; AES-128-CMAC for telcp_lr version 2 and 3) and
+-- dissectors. The MAC trailers (HMAC-MD5; AES-128-CMAC for telcp_lr version 2 and 3 and telcp_vf) and
 -- telcp_lr's acknowledgement tokens (version 3) are shown, not verified (the cluster key is not
 -- known here).
 --
@@ -371,10 +372,17 @@ end)
 local vf = Proto("telcp_vf", "telcp steering switch fabric")
 local vf_kinds = { [1] = "VidRequest", [2] = "VidAssign", [3] = "TableUpdate", [4] = "TableAck",
                    [5] = "Packet", [6] = "Directed", [7] = "Transmit", [8] = "Sync",
-                   [9] = "SyncAck", [10] = "Purge", [11] = "PurgeAck" }
+                   [9] = "SyncAck", [10] = "Purge", [11] = "PurgeAck", [12] = "PeerRecovery",
+                   [13] = "PeerRecoveryAck" }
 local vff = {
     version = ProtoField.uint8("telcp_vf.version", "Version"),
     kind = ProtoField.uint8("telcp_vf.kind", "Kind", base.DEC, vf_kinds),
+    reserved = ProtoField.uint16("telcp_vf.reserved", "Reserved"),
+    sender = ProtoField.uint32("telcp_vf.sender", "Sender node"),
+    pn = ProtoField.uint64("telcp_vf.packet_number", "Packet number"),
+    receiver = ProtoField.uint32("telcp_vf.receiver", "Receiver node (4294967295: every line interface)"),
+    mac = ProtoField.bytes("telcp_vf.mac", "AES-128-CMAC (not verified)"),
+    recovery = ProtoField.uint32("telcp_vf.recovery", "Restart value (Recovery)"),
     processor = ProtoField.uint32("telcp_vf.processor", "Processor"),
     incarnation = ProtoField.uint32("telcp_vf.incarnation", "Incarnation"),
     vid = ProtoField.uint16("telcp_vf.vid", "VID"),
@@ -415,23 +423,36 @@ local function vf_sock(r, tvb, tree, label)
     return p and p:uint()
 end
 
-local function vf_datagram(r, tvb, pinfo, tree, root)
+-- The datagram a Packet, Directed or Transmit carries: from, to, then the datagram up to
+-- `limit` (the end of the message, or where a sealed one's MAC starts).
+local function vf_datagram(r, tvb, pinfo, tree, root, limit)
     local from = vf_sock(r, tvb, tree, "From")
     local to = vf_sock(r, tvb, tree, "To")
-    if r.ok and tvb:len() > r.off then
-        call_by_port(from, to, tvb(r.off):tvb(), pinfo, root)
-        r.off = tvb:len()
+    if r.ok and limit > r.off then
+        call_by_port(from, to, tvb(r.off, limit - r.off):tvb(), pinfo, root)
+        r.off = limit
     end
 end
 
-local function dissect_vf(tvb, pinfo, root)
+-- A sealed message (magic FE 56 46): the envelope (src/replica/envelope.rs), the receiver, the
+-- body up to the 16-octet AES-128-CMAC; an unsealed one (magic 56 46): version, kind, body.
+local function dissect_vf(tvb, pinfo, root, sealed)
     pinfo.cols.protocol = "telcp-VF"
-    local t = root:add(vf, tvb())
-    t:add(vff.version, tvb(2, 1))
-    t:add(vff.kind, tvb(3, 1))
-    local kind = tvb(3, 1):uint()
-    local r = reader(tvb, 4, tvb:len())
-    pinfo.cols.info = vf_kinds[kind] or "Unknown"
+    local t, limit, kind, r
+    if sealed then
+        local info
+        t, limit, kind, r, info = envelope(tvb, root, vf, vff, vf_kinds)
+        r.add(t, vff.receiver, 4)
+        pinfo.cols.info = info
+    else
+        t = root:add(vf, tvb())
+        t:add(vff.version, tvb(2, 1))
+        t:add(vff.kind, tvb(3, 1))
+        kind = tvb(3, 1):uint()
+        limit = tvb:len()
+        r = reader(tvb, 4, limit)
+        pinfo.cols.info = vf_kinds[kind] or "Unknown"
+    end
     if kind == 1 or kind == 2 then
         r.add(t, vff.processor, 4); r.add(t, vff.incarnation, 4); r.add(t, vff.vid, 2)
     elseif kind == 3 then
@@ -443,10 +464,10 @@ local function dissect_vf(tvb, pinfo, root)
     elseif kind == 4 then
         r.add(t, vff.tversion, 8)
     elseif kind == 5 or kind == 7 then
-        vf_datagram(r, tvb, pinfo, t, root)
+        vf_datagram(r, tvb, pinfo, t, root, limit)
     elseif kind == 6 then
         r.add(t, vff.backup, 2)
-        vf_datagram(r, tvb, pinfo, t, root)
+        vf_datagram(r, tvb, pinfo, t, root, limit)
     elseif kind == 8 then
         r.add(t, vff.op, 1)
         r.add(t, vff.teid, 4); r.add(t, vff.rversion, 4)
@@ -466,10 +487,16 @@ local function dissect_vf(tvb, pinfo, root)
         for _ = 1, (n and n:uint() or 0) do r.add(t, vff.teid, 4) end
     elseif kind == 11 then
         r.add(t, vff.purge_id, 4)
+    elseif kind == 12 or kind == 13 then
+        r.add(t, vff.protocol, 1)
+        local n = add_ip(t, tvb, r.off, vff.v4, vff.v6, vff.family)
+        if n then r.off = r.off + n else r.ok = false end
+        r.add(t, vff.recovery, 4)
     else
         r.ok = false
     end
-    if not r.ok or r.off ~= tvb:len() then t:add_proto_expert_info(vf_bad) end
+    if not r.ok or r.off ~= limit then t:add_proto_expert_info(vf_bad) end
+    if sealed then t:add(vff.mac, tvb(limit, MAC_LEN)) end
     -- The carried datagram's dissector names the frame's protocol; say it came over the fabric.
     if kind >= 5 and kind <= 7 then
         pinfo.cols.protocol = "VF/" .. tostring(pinfo.cols.protocol)
@@ -477,11 +504,18 @@ local function dissect_vf(tvb, pinfo, root)
 end
 
 vf:register_heuristic("udp", function(tvb, pinfo, tree)
-    -- Fabric version 3 (version 2 plus Purge and PurgeAck, the sessions of a restarted peer).
-    if tvb:len() < 4 or tvb(0, 3):bytes():tohex() ~= "564603" then return false end
+    -- Fabric version 4: sealed kinds in the envelope (magic FE 56 46, version 4; header,
+    -- receiver and MAC at least 43 octets), Packet and Transmit unsealed (56 46 04).
+    if tvb:len() >= 23 + 4 + MAC_LEN and tvb(0, 4):bytes():tohex() == "FE564604" then
+        local kind = tvb(4, 1):uint()
+        if kind < 1 or kind > 13 then return false end
+        dissect_vf(tvb, pinfo, tree, true)
+        return true
+    end
+    if tvb:len() < 4 or tvb(0, 3):bytes():tohex() ~= "564604" then return false end
     local kind = tvb(3, 1):uint()
-    if kind < 1 or kind > 11 then return false end
-    dissect_vf(tvb, pinfo, tree)
+    if kind < 1 or kind > 13 then return false end
+    dissect_vf(tvb, pinfo, tree, false)
     return true
 end)
 

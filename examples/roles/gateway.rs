@@ -45,6 +45,13 @@ pub struct ProcessorAddr {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Line {
+    /// Its node id, the sender of its sealed fabric messages: neither a processor's id nor the
+    /// switch processor's.
+    #[serde(default = "two")]
+    pub node: u32,
+    /// The switch processor's node id (`[switch] node`), whose sealed messages it takes.
+    #[serde(default = "one")]
+    pub switch_node: u32,
     /// The GTP-C address peers send to (port 2123).
     pub gtp_c: SocketAddr,
     /// The GTP-U address (port 2152).
@@ -104,6 +111,9 @@ fn heartbeat_ms() -> u64 {
 fn one() -> u32 {
     1
 }
+fn two() -> u32 {
+    2
+}
 fn switch_sessions() -> usize {
     100_000
 }
@@ -138,7 +148,11 @@ impl Config {
         observer: &Observer,
     ) -> Result<Box<dyn Part>, StartError> {
         let f = &self.fabric;
-        let cfg = LineConfig::new(f.line, f.switch, VidLayout::default());
+        let key = ClusterKey::new(self.key.as_bytes());
+        let node = NodeId(line.node);
+        let mut cfg = LineConfig::new(f.line, f.switch, VidLayout::default(), node, key);
+        cfg.switch_node = NodeId(line.switch_node);
+        cfg.incarnation = super::incarnation().await;
         let li = LineInterface::new(cfg, telcp::driver::now())
             .map_err(|e| format!("gateway line: {e}"))?;
         let bind = vec![f.line, line.gtp_c, line.gtp_u];

@@ -58,7 +58,8 @@ pub fn build(o: &Options) -> std::io::Result<Gateway> {
     let key = ClusterKey::new(b"gateway example key");
     let bad = |e: telcp::steering::ConfigError| std::io::Error::other(e.to_string());
     let mut net = UdpLoop::new(o.pcap.as_deref())?;
-    let li = LineInterface::new(LineConfig::new(fabric(0), fabric(1), layout), now).map_err(bad)?;
+    let line_cfg = LineConfig::new(fabric(0), fabric(1), layout, NodeId(2), key.clone());
+    let li = LineInterface::new(line_cfg, now).map_err(bad)?;
     let gw = IpAddr::V4(o.listen);
     let line = net.add(
         "line",

@@ -3,10 +3,12 @@
 //! messages carrying an unsupported comprehension-required extension header.
 
 use super::error::{ConfigError, ConfigField, InputError};
-use super::fabric::FabricMessage;
+use super::fabric::{FabricMessage, FabricSealer};
 use super::gtp::{self, Header, IeType, Message};
 use super::vid::VidLayout;
+use crate::health::NodeId;
 use crate::io::{self, Overflow, TokenBucket, Transmit};
+use crate::replica::ReplayWindow;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
@@ -50,6 +52,22 @@ pub(crate) fn usable(field: ConfigField, addr: std::net::SocketAddr) -> Result<(
     }
 }
 
+/// `Ok` when the cluster key has at least [`MIN_KEY_LEN`](crate::io::auth::MIN_KEY_LEN)
+/// octets (RFC 2104 section 3), else [`ConfigError::Health`] with
+/// [`KeyTooShort`](crate::health::ConfigError::KeyTooShort), as the health monitor refuses it.
+pub(crate) fn key_long_enough(key: &crate::health::ClusterKey) -> Result<(), ConfigError> {
+    let min = crate::io::auth::MIN_KEY_LEN;
+    if key.key_len() < min {
+        return Err(ConfigError::Health(
+            crate::health::ConfigError::KeyTooShort {
+                octets: key.key_len(),
+                min,
+            },
+        ));
+    }
+    Ok(())
+}
+
 /// Where an answer to a peer goes: through the line interface `line`, from `gateway` (the
 /// address the peer sent to), to `peer`.
 #[derive(Debug, Clone, Copy)]
@@ -89,6 +107,27 @@ pub(crate) fn wire(port: u16, data: &[u8]) -> Wire {
         Some(0x2) => Wire::Pfcp,
         _ => Wire::L2tp,
     }
+}
+
+/// The message of the fabric datagram `data` at node `me`, a machine that takes sealed messages
+/// from the switch processor alone (node `switch`, whose replay window is `window`): opened and
+/// admitted ([`FabricSealer::open`], [`FabricSealer::admit`]); a refusal (not parsed, not
+/// authorized) is counted in `refused`.
+pub(crate) fn from_switch<'a>(
+    sealer: &mut FabricSealer,
+    (me, switch): (NodeId, NodeId),
+    window: &mut ReplayWindow,
+    refused: &mut u64,
+    data: &'a [u8],
+) -> Result<FabricMessage<'a>, InputError> {
+    let admitted = sealer.open(data).and_then(|opened| {
+        FabricSealer::admit(me, &opened, |s| (s == switch).then_some(window))?;
+        Ok(opened.message)
+    });
+    if admitted.is_err() {
+        *refused += 1;
+    }
+    admitted
 }
 
 /// A datagram of `payload` from `src` to `dst`.

@@ -186,6 +186,37 @@ impl FabricKind {
     }
 }
 
+/// Why a fabric message was not authorized ([`InputError::NotAuthorized`]; the seal of format
+/// version 4, [`crate::steering::fabric`] module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthError {
+    /// A message of a kind that must be sealed arrived unsealed.
+    #[error("{0:?} unsealed")]
+    Unsealed(FabricKind),
+    /// The envelope did not open: truncated, bad MAC (a wrong key or an altered octet), or an
+    /// unknown version.
+    #[error(transparent)]
+    Open(#[from] crate::replica::OpenError),
+    /// The sender is not one this machine takes sealed messages from.
+    #[error("unknown sender {0:?}")]
+    UnknownSender(crate::health::NodeId),
+    /// Sealed for another receiver.
+    #[error("sealed for receiver {0:?}")]
+    Misdirected(crate::health::NodeId),
+    /// Seen already, or older than the sender's replay window
+    /// ([`crate::replica::ReplayWindow`]), or of an older incarnation.
+    #[error("replayed: sender {sender:?}, incarnation {incarnation}, packet number {pn}")]
+    Replayed {
+        /// The sender.
+        sender: crate::health::NodeId,
+        /// Its incarnation.
+        incarnation: u32,
+        /// The packet number.
+        pn: u64,
+    },
+}
+
 /// Bad or unexpected input to a steering machine. The machine's state is unchanged by it, except
 /// for counters and, where the protocol says so, a refusal queued for transmission.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -204,6 +235,11 @@ pub enum InputError {
     /// trust rules).
     #[error("fabric message {0:?} from an untrusted sender")]
     Untrusted(FabricKind),
+    /// A fabric message refused by its seal ([`crate::steering::fabric`] module docs): not
+    /// sealed where its kind must be, a bad MAC, an unknown sender, another receiver, or a
+    /// replay. Counted (`fabric_refused`); nothing else changes.
+    #[error("fabric message not authorized: {0}")]
+    NotAuthorized(AuthError),
     /// The line interface dropped the packet.
     #[error("dropped: {0:?}")]
     Dropped(DropReason),

@@ -4,18 +4,68 @@
 //! datagrams on the fabric addresses. Health heartbeats ([`crate::health`]) share the same
 //! addresses; they are told apart by their own magic prefix.
 //!
-//! Every message starts with a four-octet header, then a body that depends on the kind. All
+//! Format version 4. **Every message that can decide state is sealed**: every kind but `Packet`
+//! and `Transmit` travels in the authenticated envelope of the cluster messages
+//! ([`crate::replica::Envelope`], magic `0xfe 'V' 'F'`, [`SEALED`]), with the fabric's
+//! AES-128-CMAC key, derived from the cluster key with its own label ([`MAC_INFO`],
+//! [`CmacKey::derive`]). `Packet` and `Transmit` go unsealed, after a four-octet header. All
 //! integers are big-endian. An address is a family octet (4 or 6), the IP address (4 or 16
 //! octets) and, for a transport address, a two-octet port.
 //!
 //! ```text
-//!  0       1       2       3
-//! +-------+-------+-------+-------+----------------------
-//! | 0x56  | 0x46  |   3   | kind  | body ...
-//! +-------+-------+-------+-------+----------------------
-//!   'V'     'F'   version
+//! sealed (kinds 1-4, 6, 8-13), octet by octet:
+//!   0-2    magic 0xfe 'V' 'F'
+//!   3      version 4
+//!   4      kind (table below)
+//!   5-6    reserved, sent 0, ignored
+//!   7-10   sender: node id u32
+//!   11-14  sender's incarnation u32
+//!   15-22  packet number u64 (per sender and receiver)
+//!   23-26  receiver: node id u32 (0xffffffff: every line interface)
+//!   27..   body (table below)
+//!   last 16  AES-128-CMAC (RFC 4493) of every octet before it
 //!
-//! kind  message          direction            body
+//! unsealed (kinds 5 and 7):
+//!  octet  0      1      2      3
+//!       +------+------+------+------+----------------------
+//!       | 0x56 | 0x46 |  4   | kind | body ...
+//!       +------+------+------+------+----------------------
+//!         'V'    'F'   version
+//! ```
+//!
+//! Sealed: `sender` is the sender's node id (a processor's slot id, the switch processor's
+//! `node`, a line interface's [`LineConfig::id`](crate::steering::LineConfig::id)),
+//! `incarnation` its incarnation (grows at every restart), `pn` its packet number for that
+//! receiver (from 1, never reused within the incarnation), `receiver` the node the message is
+//! for (a processor's id, the switch processor's, or [`LINE_INTERFACES`] for every line
+//! interface: the switch processor knows them by address, and sends them all the same tables),
+//! so a message sealed for one processor is refused by another. The CMAC (RFC 4493) covers
+//! every octet before it. A receiver ([`FabricSealer::open`], [`FabricSealer::admit`]) checks
+//! the MAC in constant time, that it is the receiver, that the sender is one it takes sealed
+//! messages from (a line interface and a processor: the switch processor's `node`, the
+//! datagram from its address; the switch processor: the processor slot at the datagram's
+//! address under its slot id, or a line interface's address under an id that is no slot's nor
+//! its own), and that `(incarnation, pn)` is fresh in that sender's [`ReplayWindow`] (64
+//! packets wide, reset by a higher incarnation, a lower one refused); only then does it act on
+//! the body. Otherwise the datagram is refused with
+//! [`InputError::NotAuthorized`] (an [`AuthError`]), counted in the machine's
+//! `fabric_refused`, and changes nothing; so is a sealed kind that arrives unsealed.
+//!
+//! **The switch processor relays** `Sync` and `SyncAck` between processors by opening what the
+//! processor sealed and sealing it again as itself for the receiver: a processor takes sealed
+//! messages from the switch processor alone.
+//!
+//! **`Packet` and `Transmit` stay unsealed**, trusted by the address they come from, as before:
+//! they relay the protocol datagrams of the outside network (every data packet: a CMAC of up to
+//! 1,400 octets per packet at both ends would cost the data plane its speed), whose content
+//! carries the outside network's own trust (a GTP peer's TEIDs, the sessions' state at the
+//! processor), and they change no fabric state: no table, VID, copy or placement. A line
+//! interface sends a `Transmit` outside only from the switch processor's address or a
+//! processor's in its table; the switch processor takes a `Packet` only from a line interface's
+//! address; a processor takes a peer's Error Indication only as the switch processor relays it.
+//!
+//! ```text
+//! kind  message          direction (sealed?)  body
 //!  1    VidRequest       processor -> switch  processor u32, incarnation u32, current vid u16 (0: none)
 //!  2    VidAssign        switch -> processor  processor u32, incarnation u32, vid u16
 //!  3    TableUpdate      switch -> line       version u64, count u16, count x (vid u16, state u8, sockaddr)
@@ -28,6 +78,10 @@
 //!  9    SyncAck          backup -> switch -> proc   teid u32, version u32
 //! 10    Purge            switch -> processor  id u32, count u16, count x teid u32
 //! 11    PurgeAck         processor -> switch  id u32
+//! 12    PeerRecovery     processor -> switch  protocol u8, peer ip, recovery u32
+//! 13    PeerRecoveryAck  switch -> processor  protocol u8, peer ip, recovery u32
+//!
+//! sealed: every kind but 5 (Packet) and 7 (Transmit)
 //!
 //! session record: teid u32, version u32, peer_teid_c u32, peer_teid_u u32, peer_c ip,
 //!                 peer_u ip, imsi [8], nsapi u8, ue_addr ipv4 [4], protocol u8
@@ -38,19 +92,37 @@
 //! A `TableUpdate` is a full snapshot, so a line interface applies it as a whole (atomically)
 //! when its version is newer than the one it holds, and acknowledges it either way.
 
+use super::error::{AuthError, FabricKind, InputError};
 use super::gtp::Imsi;
 use super::vid::VirtualId;
-use crate::health::NodeId;
+use crate::health::{ClusterKey, NodeId};
 use crate::io::Reader;
+use crate::replica::{CmacKey, Envelope, HEADER_LEN, Header, ReplayWindow};
 use bytes::BufMut;
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 /// The first two octets of every fabric message.
 pub const MAGIC: [u8; 2] = *b"VF";
 /// The fabric format version (2: session records name their protocol and the peer's SEID; 3:
-/// `Purge` and `PurgeAck`, the sessions of a restarted peer, TS 23.007).
-pub const VERSION: u8 = 3;
+/// `Purge` and `PurgeAck`, the sessions of a restarted peer, TS 23.007; 4: every kind but
+/// `Packet` and `Transmit` sealed, [`SEALED`]).
+pub const VERSION: u8 = 4;
+
+/// The envelope of sealed fabric messages ([`crate::replica::Envelope`]): magic `0xfe 'V' 'F'`,
+/// version [`VERSION`]; its kind octet is the fabric kind (module docs).
+pub const SEALED: Envelope = Envelope::new(*b"\xfeVF", VERSION);
+
+/// The label of the fabric's AES-128-CMAC key, derived from the cluster key
+/// ([`CmacKey::derive`]): a key of its own, apart from the heartbeats' HMAC-MD5 key and the other
+/// subsystems' CMAC keys.
+pub const MAC_INFO: &[u8] = b"telcp steering fabric v4: AES-128-CMAC";
+
+/// The receiver a switch processor seals its messages to line interfaces for: every line
+/// interface alike (they all get the same tables; the switch processor knows them by address,
+/// not by node id).
+pub const LINE_INTERFACES: NodeId = NodeId(u32::MAX);
 
 /// Why a fabric datagram could not be parsed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -109,6 +181,7 @@ crate::io::reader::wire_fields! {
         PurgeId => "purge id",
         PurgeCount => "purge count",
         Recovery => "recovery",
+        Receiver => "receiver",
         Magic => "magic",
         Datagram => "datagram",
         Vid => "vid",
@@ -116,9 +189,11 @@ crate::io::reader::wire_fields! {
     }
 }
 
-/// Whether `data` starts like a fabric message (magic and version).
+/// Whether `data` starts like a fabric message of this version: unsealed (magic `VF` and
+/// version) or sealed ([`SEALED`]'s magic and version).
 pub fn is_fabric(data: &[u8]) -> bool {
     data.get(..3) == Some(&[MAGIC[0], MAGIC[1], VERSION][..])
+        || (SEALED.is_mine(data) && data.get(3) == Some(&VERSION))
 }
 
 /// The state of a VID in a line interface's table.
@@ -475,12 +550,27 @@ impl<'a> FabricMessage<'a> {
         }
     }
 
-    /// Writes the message. A table update holds at most 65 535 entries (a VID is 16 bits), more
-    /// are not written.
+    /// Writes the message unsealed: the four-octet header, then the body (module docs). A table
+    /// update holds at most 65 535 entries (a VID is 16 bits), more are not written. Only
+    /// `Packet` and `Transmit` are taken unsealed; the other kinds go sealed
+    /// ([`FabricSealer::seal`]).
     pub fn emit(&self, buf: &mut impl BufMut) {
         buf.put_slice(&MAGIC);
         buf.put_u8(VERSION);
         buf.put_u8(self.kind());
+        self.emit_body(buf);
+    }
+
+    /// Whether this kind must be sealed (module docs): every kind but `Packet` and `Transmit`.
+    pub fn is_sealed_kind(&self) -> bool {
+        !matches!(
+            self,
+            FabricMessage::Packet { .. } | FabricMessage::Transmit { .. }
+        )
+    }
+
+    /// Writes the body alone (the octets after the kind, module docs).
+    fn emit_body(&self, buf: &mut impl BufMut) {
         match self {
             FabricMessage::VidRequest {
                 processor,
@@ -589,6 +679,16 @@ impl<'a> FabricMessage<'a> {
             });
         }
         let kind = r.u8(Field::Kind)?;
+        Self::parse_body(kind, 3, r)
+    }
+
+    /// Parses the body of a message of `kind` (an octet at offset `at_kind`) from `r` to its
+    /// end.
+    fn parse_body(
+        kind: u8,
+        at_kind: usize,
+        mut r: Reader<'a>,
+    ) -> Result<FabricMessage<'a>, FabricError> {
         let msg = match kind {
             1 => FabricMessage::VidRequest {
                 processor: NodeId(r.u32(Field::Processor)?),
@@ -708,7 +808,7 @@ impl<'a> FabricMessage<'a> {
             }
             _ => {
                 return Err(FabricError::Invalid {
-                    offset: 3,
+                    offset: at_kind,
                     field: Field::Kind,
                 });
             }
@@ -720,6 +820,40 @@ impl<'a> FabricMessage<'a> {
             });
         }
         Ok(msg)
+    }
+
+    /// The message a fabric datagram carries, sealed ([`SEALED`]) or not, **its MAC not
+    /// checked** nor its replay: for observers (captures, tests, a dissector), never for a
+    /// receiver's decisions (a receiver opens with [`FabricSealer::open`] and
+    /// [`FabricSealer::admit`]).
+    ///
+    /// # Errors
+    /// As [`FabricMessage::parse`]; a sealed datagram shorter than its header, receiver and tag
+    /// is [`FabricError::Truncated`].
+    pub fn inspect(data: &'a [u8]) -> Result<FabricMessage<'a>, FabricError> {
+        if !SEALED.is_mine(data) {
+            return FabricMessage::parse(data);
+        }
+        let tag = crate::replica::TAG_LEN;
+        let (Some(&version), Some(&kind), Some(body)) = (
+            data.get(3),
+            data.get(4),
+            data.get(HEADER_LEN..data.len().saturating_sub(tag)),
+        ) else {
+            return Err(FabricError::Truncated {
+                offset: data.len(),
+                field: Field::Receiver,
+            });
+        };
+        if version != VERSION {
+            return Err(FabricError::Invalid {
+                offset: 3,
+                field: Field::Version,
+            });
+        }
+        let mut r = Reader::at(body, HEADER_LEN);
+        r.u32(Field::Receiver)?;
+        FabricMessage::parse_body(kind, 4, r)
     }
 
     /// Detaches the message from the datagram it was parsed from.
@@ -792,5 +926,137 @@ impl<'a> FabricMessage<'a> {
                 recovery,
             },
         }
+    }
+}
+
+/// What [`FabricSealer::open`] found: a message, and the seal it came under (`None`: an
+/// unsealed `Packet` or `Transmit`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Opened<'a> {
+    /// The envelope's header (sender, incarnation, packet number) and the receiver it names;
+    /// `None` for an unsealed message.
+    pub seal: Option<(Header, NodeId)>,
+    /// The message.
+    pub message: FabricMessage<'a>,
+}
+
+/// Seals and opens fabric messages (module docs): the fabric's AES-128-CMAC key derived from
+/// the cluster key ([`MAC_INFO`]), this node's id and incarnation, and a packet number per
+/// receiver (from 1, never reused within the incarnation). Replay is the receiver's check, with
+/// a [`ReplayWindow`] per sender ([`FabricSealer::admit`]). `Debug` hides the key.
+#[derive(Debug, Clone)]
+pub struct FabricSealer {
+    mac: CmacKey,
+    node: NodeId,
+    incarnation: u32,
+    /// The last packet number sealed for each receiver (the peers a machine knows: bounded by
+    /// its configuration).
+    pns: HashMap<NodeId, u64>,
+}
+
+impl FabricSealer {
+    /// A sealer for node `node` in `incarnation` (which must grow at every restart, so that the
+    /// packet numbers it starts again from are fresh), keyed from the cluster key `key`.
+    pub fn new(key: &ClusterKey, node: NodeId, incarnation: u32) -> FabricSealer {
+        FabricSealer {
+            mac: CmacKey::derive(key, MAC_INFO),
+            node,
+            incarnation,
+            pns: HashMap::new(),
+        }
+    }
+
+    /// The datagram carrying `msg` to `receiver` (a node id, or [`LINE_INTERFACES`]): sealed in
+    /// [`SEALED`] for a kind that must be ([`FabricMessage::is_sealed_kind`]), with the next
+    /// packet number for `receiver`; a `Packet` or `Transmit` unsealed ([`FabricMessage::emit`]).
+    pub fn seal(&mut self, receiver: NodeId, msg: &FabricMessage<'_>) -> Vec<u8> {
+        if !msg.is_sealed_kind() {
+            return msg.to_vec();
+        }
+        let pn = self.pns.entry(receiver).or_insert(0);
+        *pn += 1;
+        let h = Header {
+            kind: msg.kind(),
+            sender: self.node,
+            incarnation: self.incarnation,
+            pn: *pn,
+        };
+        let mut out = Vec::with_capacity(HEADER_LEN + 4 + msg.encoded_len() + 16);
+        SEALED.seal_into(
+            &mut self.mac,
+            &h,
+            |out| {
+                out.put_u32(receiver.0);
+                msg.emit_body(out);
+            },
+            &mut out,
+        );
+        out
+    }
+
+    /// Opens a fabric datagram: a sealed one ([`SEALED`]) is checked (magic, MAC in constant
+    /// time, version) and parsed; an unsealed one is parsed, and refused when its kind must be
+    /// sealed. Replay, the sender and the receiver are [`FabricSealer::admit`]'s checks.
+    ///
+    /// # Errors
+    /// [`InputError::NotAuthorized`] with [`AuthError::Open`] (bad MAC, truncated, unknown
+    /// version) or [`AuthError::Unsealed`]; [`InputError::Fabric`] when the (authenticated, or
+    /// unsealed) octets do not parse.
+    pub fn open<'a>(&mut self, data: &'a [u8]) -> Result<Opened<'a>, InputError> {
+        if !SEALED.is_mine(data) {
+            let message = FabricMessage::parse(data)?;
+            if message.is_sealed_kind() {
+                return Err(InputError::NotAuthorized(AuthError::Unsealed(
+                    FabricKind::of(&message),
+                )));
+            }
+            return Ok(Opened {
+                seal: None,
+                message,
+            });
+        }
+        let (h, body) = SEALED
+            .open_with(&mut self.mac, data)
+            .map_err(|e| InputError::NotAuthorized(AuthError::Open(e)))?;
+        let mut r = Reader::at(body, HEADER_LEN);
+        let receiver = NodeId(r.u32(Field::Receiver).map_err(FabricError::from)?);
+        let message = FabricMessage::parse_body(h.kind, 4, r)?;
+        Ok(Opened {
+            seal: Some((h, receiver)),
+            message,
+        })
+    }
+
+    /// Admits what [`FabricSealer::open`] found at node `me`: a sealed message must name `me`
+    /// as its receiver, come from a sender `window` knows (its [`ReplayWindow`], `None` for an
+    /// unknown sender) and be fresh in that window, which then records it. An unsealed message
+    /// (a `Packet` or `Transmit`, trusted by address) passes unchecked. Returns the sender.
+    ///
+    /// # Errors
+    /// [`InputError::NotAuthorized`] with [`AuthError::Misdirected`],
+    /// [`AuthError::UnknownSender`] or [`AuthError::Replayed`]; the window is then unchanged.
+    pub fn admit<'w>(
+        me: NodeId,
+        opened: &Opened<'_>,
+        window: impl FnOnce(NodeId) -> Option<&'w mut ReplayWindow>,
+    ) -> Result<Option<NodeId>, InputError> {
+        let Some((h, receiver)) = opened.seal else {
+            return Ok(None);
+        };
+        let refuse = |e| Err(InputError::NotAuthorized(e));
+        if receiver != me {
+            return refuse(AuthError::Misdirected(receiver));
+        }
+        let Some(w) = window(h.sender) else {
+            return refuse(AuthError::UnknownSender(h.sender));
+        };
+        if !w.admit(&h) {
+            return refuse(AuthError::Replayed {
+                sender: h.sender,
+                incarnation: h.incarnation,
+                pn: h.pn,
+            });
+        }
+        Ok(Some(h.sender))
     }
 }

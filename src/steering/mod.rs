@@ -82,7 +82,8 @@
 //! let (sgsn_c, sgsn_u) = (a("198.51.100.1:2123"), a("198.51.100.1:2152"));
 //! let (layout, key) = (VidLayout::default(), ClusterKey::new(b"fabric cluster key"));
 //! let mut now = Instant::now();
-//! let mut line = LineInterface::new(LineConfig::new(line_fabric, switch_fabric, layout), now)?;
+//! let line_config = LineConfig::new(line_fabric, switch_fabric, layout, NodeId(2), key.clone());
+//! let mut line = LineInterface::new(line_config, now)?;
 //! let processors = vec![(NodeId(11), fabric[0]), (NodeId(12), fabric[1])];
 //! let lines = vec![line_fabric];
 //! let config = SwitchConfig::new(NodeId(1), switch_fabric, lines, processors, layout, key.clone());
@@ -187,7 +188,7 @@ pub mod switch;
 pub mod ue_pool;
 pub mod vid;
 
-pub use error::{ConfigError, ConfigField, FabricKind, InputError};
+pub use error::{AuthError, ConfigError, ConfigField, FabricKind, InputError};
 pub use line::{LineConfig, LineEvent, LineInterface, LineStats, Verdict};
 pub use processor::{Processor, ProcessorConfig, ProcessorEvent, ProcessorStats};
 pub use rules::{RuleSet, Tc};

@@ -95,7 +95,7 @@ fn processor_config(id: u32, max_sessions: usize) -> ProcessorConfig {
 }
 
 fn line_config() -> LineConfig {
-    let mut c = LineConfig::new(line_fabric(), switch_fabric(), layout());
+    let mut c = LineConfig::new(line_fabric(), switch_fabric(), layout(), NodeId(21), key());
     c.error_indications = RateLimit::default();
     c
 }

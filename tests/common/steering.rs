@@ -57,6 +57,40 @@ pub fn key() -> ClusterKey {
     ClusterKey::new(b"steering test key")
 }
 
+thread_local! {
+    // The switch processor (node 1, incarnation 1) as a test thread plays it, by cluster key:
+    // one packet number sequence per test (each test runs on a thread of its own).
+    static SWITCH_SEALERS: std::cell::RefCell<
+        HashMap<Vec<u8>, telcp::steering::fabric::FabricSealer>,
+    > = std::cell::RefCell::new(HashMap::new());
+}
+
+/// `m` as the switch processor (node 1, incarnation 1, cluster key `key`) sends it to processor
+/// `processor`: sealed when its kind must be (fabric version 4), the packet numbers of the test's
+/// thread running on from one call to the next.
+pub fn from_switch(
+    key: &[u8],
+    processor: u32,
+    m: &telcp::steering::fabric::FabricMessage<'_>,
+) -> Vec<u8> {
+    SWITCH_SEALERS.with(|s| {
+        s.borrow_mut()
+            .entry(key.to_vec())
+            .or_insert_with(|| {
+                let key = ClusterKey::new(key);
+                telcp::steering::fabric::FabricSealer::new(&key, health::NodeId(1), 1)
+            })
+            .seal(health::NodeId(processor), m)
+    })
+}
+
+/// Seals fabric messages as node `node` (incarnation 1) with the gateway's key (`key`), as a
+/// test playing a machine sends them (fabric version 4).
+#[allow(dead_code)]
+pub fn sealer(node: u32) -> telcp::steering::fabric::FabricSealer {
+    telcp::steering::fabric::FabricSealer::new(&key(), health::NodeId(node), 1)
+}
+
 pub fn processor_config(id: u32, incarnation: u32) -> ProcessorConfig {
     ProcessorConfig {
         id: health::NodeId(id),
@@ -134,6 +168,10 @@ pub fn line_config_for(i: u8, layout: VidLayout) -> LineConfig {
     LineConfig {
         fabric_addr: li_fabric(i),
         switch_addr: sp_fabric(),
+        id: health::NodeId(u32::from(i) + 1),
+        incarnation: 1,
+        switch_node: health::NodeId(1),
+        key: key(),
         layout,
         l2tp_layout: Some(l2tp_layout()),
         // The processors' pool (`processor_config`), sliced by (VID, backup VID).

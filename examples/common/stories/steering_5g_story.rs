@@ -34,7 +34,8 @@ pub fn steering_5g_story(net: &mut Net, tr: &Trace, sum: &mut Summary) {
     let switch_fabric = addr("127.0.51.100:4000");
     let proc_fabric = |id: u32| SocketAddr::from(([127, 0, 52, id as u8], 4000));
     let now = net.now();
-    let line_cfg = LineConfig::new(line_fabric, switch_fabric, layout);
+    let line_node = telcp::health::NodeId(2);
+    let line_cfg = LineConfig::new(line_fabric, switch_fabric, layout, line_node, key.clone());
     let line = net.add(
         "upf-line",
         &[line_fabric, gw_n4, gw_u],

@@ -20,7 +20,8 @@ pub fn steering_story(net: &mut Net, tr: &Trace, sum: &mut Summary) {
     let switch_fabric = addr("127.0.41.100:4000");
     let proc_fabric = |id: u32| SocketAddr::from(([127, 0, 42, id as u8], 4000));
     let now = net.now();
-    let line_cfg = LineConfig::new(line_fabric, switch_fabric, layout);
+    let line_node = telcp::health::NodeId(2);
+    let line_cfg = LineConfig::new(line_fabric, switch_fabric, layout, line_node, key.clone());
     let line = net.add(
         "line",
         &[line_fabric, gw_c, gw_u],

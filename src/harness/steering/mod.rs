@@ -54,7 +54,8 @@ use wire::{gw_port, switch_gtp_packet, switch_path_packet, well_formed};
 
 use crate::health::{ClusterKey, NodeId, Policy};
 use crate::steering::fabric::{
-    FabricMessage, SessionProtocol, SessionRecord, TableEntry, VidState,
+    FabricMessage, FabricSealer, LINE_INTERFACES, SessionProtocol, SessionRecord, TableEntry,
+    VidState,
 };
 use crate::steering::gtp::Imsi;
 use crate::steering::line::{LineConfig, LineInterface, Verdict, VidTable};
@@ -75,6 +76,24 @@ const ONE: VirtualId = match VirtualId::new(1) {
 
 fn vid(n: u16) -> VirtualId {
     VirtualId::new(n).unwrap_or(ONE)
+}
+
+/// The cluster key of every steering harness's machines.
+fn fuzz_key() -> ClusterKey {
+    ClusterKey::new(b"fuzz cluster key")
+}
+
+/// The node id of the harnesses' line interface.
+const LINE_NODE: NodeId = NodeId(21);
+
+/// `msg` (an unsealed fabric message's octets) as `sealer` sends it to `receiver`: sealed when
+/// its kind must be (fabric version 4), else as it is (also when it does not parse), so that
+/// the fuzz input reaches the machines' state past the seal.
+fn sealed(sealer: &mut FabricSealer, receiver: NodeId, msg: Vec<u8>) -> Vec<u8> {
+    match FabricMessage::parse(&msg) {
+        Ok(m) if m.is_sealed_kind() => sealer.seal(receiver, &m),
+        _ => msg,
+    }
 }
 
 /// Steers `data` through a line interface with a fixed table, as an outside packet to each of
@@ -192,10 +211,43 @@ fn line_at_port(now: Instant, data: &[u8], port: u16) {
         check_line_other_version(&mut li, ends, data);
         check_line_non_existent(&mut li, ends, verdict, data);
     }
-    // The same bytes as a fabric datagram from the switch.
+    // The same bytes as a fabric datagram from the switch: unsealed, a kind that must be sealed
+    // is refused (not authorized) and changes nothing.
+    let (switch, line) = (addr(0, 100, 4000), addr(0, 1, 4000));
     let before = li.table().version();
-    let _ = li.handle_datagram(now, addr(0, 100, 4000), addr(0, 1, 4000), data);
+    let refused = li.stats().fabric_refused;
+    let r = li.handle_datagram(now, switch, line, data);
+    let parsed = FabricMessage::parse(data);
+    if parsed.as_ref().is_ok_and(FabricMessage::is_sealed_kind) {
+        assert!(matches!(
+            r,
+            Err(crate::steering::InputError::NotAuthorized(_))
+        ));
+        assert_eq!(
+            li.table().version(),
+            before,
+            "unsealed: the table unchanged"
+        );
+        assert_eq!(li.stats().fabric_refused, refused + 1, "unsealed: counted");
+    }
     assert!(li.table().version() >= before);
+    // Sealed by the switch processor: taken (the table never goes back); the same datagram
+    // again is a replay, refused, and changes nothing.
+    if let Ok(m) = parsed {
+        let mut sp = FabricSealer::new(&fuzz_key(), NodeId(1), 1);
+        let sealed = sp.seal(LINE_INTERFACES, &m);
+        let _ = li.handle_datagram(now, switch, line, &sealed);
+        let after = li.table().version();
+        assert!(after >= before);
+        if m.is_sealed_kind() {
+            let r = li.handle_datagram(now, switch, line, &sealed);
+            assert!(
+                matches!(r, Err(crate::steering::InputError::NotAuthorized(_))),
+                "a replay is refused: {r:?}"
+            );
+            assert_eq!(li.table().version(), after, "a replay changes nothing");
+        }
+    }
     while li.poll_transmit().is_some() {}
     assert!(li.poll_timeout().is_none());
 }
@@ -216,6 +268,10 @@ fn fuzz_line(now: Instant) -> Option<LineInterface> {
     let config = LineConfig {
         fabric_addr: addr(0, 1, 4000),
         switch_addr: addr(0, 100, 4000),
+        id: LINE_NODE,
+        incarnation: 1,
+        switch_node: NodeId(1),
+        key: fuzz_key(),
         layout,
         l2tp_layout: l2tp,
         ue_pool: crate::steering::ue_pool::UePool::new(
@@ -545,7 +601,7 @@ fn switch_config(teid_ranges: bool) -> SwitchConfig {
         retransmit: Duration::from_millis(50),
         line_ack_timeout: Duration::from_millis(300),
         withdraw_after: Duration::from_millis(200),
-        key: ClusterKey::new(b"fuzz cluster key"),
+        key: fuzz_key(),
         health: crate::health::HealthConfig::default().with_interval(Duration::from_millis(100)),
         policy: Policy::LeastLoaded,
         placement: crate::steering::switch::Placement::Load,
@@ -598,13 +654,18 @@ pub fn steering_switch(start: Instant, data: &[u8]) {
         addr(1, 13, 4000),
         addr(9, 9, 4000),
     ];
+    // Each sender seals as itself (the line interface, processors 11 to 13, and a node that
+    // holds the key but is no member, from an address no member has).
+    let mut sealers = [LINE_NODE, NodeId(11), NodeId(12), NodeId(13), NodeId(99)]
+        .map(|n| FabricSealer::new(&fuzz_key(), n, 1));
     let mut version = 0;
     let mut rest = data;
     while let Some((&op, tail)) = rest.split_first() {
         let (&a, tail) = tail.split_first().unwrap_or((&0, &[]));
         let (&b, tail) = tail.split_first().unwrap_or((&0, &[]));
         rest = tail;
-        let from = senders[usize::from(a) % senders.len()];
+        let i = usize::from(a) % senders.len();
+        let from = senders[i];
         let to = addr(0, 100, 4000);
         let timeout = op % 8 == 5;
         let msg: Option<Vec<u8>> = match op % 8 {
@@ -612,7 +673,13 @@ pub fn steering_switch(start: Instant, data: &[u8]) {
                 let n = usize::from(b).min(rest.len());
                 let (raw, tail) = rest.split_at(n);
                 rest = tail;
-                Some(raw.to_vec())
+                // As it is (a kind that must be sealed is refused), or sealed by its sender.
+                match a & 0x80 {
+                    0 => Some(raw.to_vec()),
+                    _ => sealers
+                        .get_mut(i)
+                        .map(|s| sealed(s, NodeId(1), raw.to_vec())),
+                }
             }
             1 => Some(
                 FabricMessage::VidRequest {
@@ -648,6 +715,11 @@ pub fn steering_switch(start: Instant, data: &[u8]) {
                 sp.handle_timeout(now);
                 None
             }
+        };
+        let msg = match (op % 8, msg) {
+            (0, m) => m,
+            (_, Some(m)) => sealers.get_mut(i).map(|s| sealed(s, NodeId(1), m)),
+            (_, None) => None,
         };
         if let Some(m) = msg {
             let _ = sp.handle_datagram(now, from, to, &m);
@@ -844,7 +916,7 @@ fn processor_config() -> crate::steering::processor::ProcessorConfig {
         recovery: 1,
         retransmit: Duration::from_millis(50),
         max_retries: 3,
-        key: ClusterKey::new(b"fuzz cluster key"),
+        key: fuzz_key(),
         health: crate::health::HealthConfig::default().with_interval(Duration::from_millis(100)),
         queue_limit: 64,
         error_indications: crate::steering::limit::RateLimit::new(10, 4),
@@ -867,6 +939,8 @@ pub fn steering_processor(start: Instant, data: &[u8]) {
     let Ok(mut p) = Processor::new(processor_config(), start) else {
         return;
     };
+    // The switch processor seals what it sends (fabric version 4).
+    let mut switch = FabricSealer::new(&fuzz_key(), NodeId(1), 1);
     let mut now = start;
     let mut rest = data;
     while let Some((&op, tail)) = rest.split_first() {
@@ -940,6 +1014,14 @@ pub fn steering_processor(start: Instant, data: &[u8]) {
                 };
                 (SWITCH, Some(purge.to_vec()))
             }
+        };
+        // From the switch processor sealed, but the raw bytes of operation 0 when bit 6 of
+        // the operation is clear (a kind that must be sealed is then refused).
+        let msg = match msg {
+            Some(m) if from == SWITCH && (op % 8 != 0 || op & 0x40 != 0) => {
+                Some(sealed(&mut switch, NodeId(11), m))
+            }
+            m => m,
         };
         if let Some(m) = msg {
             let _ = p.handle_datagram(now, from, PROCESSOR, &m);

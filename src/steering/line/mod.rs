@@ -39,9 +39,13 @@
 //!
 //! The [`LineInterface`] endpoint wraps a table: outside datagrams are steered and passed on over
 //! the fabric ([`FabricMessage::Packet`]); datagrams processors and the switch processor send back
-//! ([`FabricMessage::Transmit`], accepted only from the switch processor and from processors in
-//! its table) leave through it; table updates (only from the switch processor) are applied and
-//! acknowledged.
+//! ([`FabricMessage::Transmit`], unsealed, accepted only from the switch processor's address and
+//! from processors in its table) leave through it; table updates, only sealed by the switch
+//! processor ([`LineConfig::switch_node`], fabric version 4: the fabric's AES-128-CMAC, a fresh
+//! packet number in the switch processor's replay window, see [`crate::steering::fabric`]) and
+//! from its address, are applied and acknowledged (sealed). Anything else is refused
+//! ([`InputError::NotAuthorized`], [`InputError::Untrusted`]), counted in
+//! [`LineStats::fabric_refused`], and changes nothing.
 //! It keeps no per-session state and has no timers. Its queue of datagrams to send is bounded by
 //! [`LineConfig::queue_limit`] (when full, new datagrams are dropped and counted in
 //! [`LineStats::queue_full`]), its queue of events by [`LineConfig::event_limit`] (when full, the
@@ -101,12 +105,14 @@
 
 use super::common::{self, Outbox, UnsupportedExtension};
 use super::error::{ConfigError, ConfigField, FabricKind, InputError};
-use super::fabric::{FabricMessage, TableEntry};
+use super::fabric::{FabricMessage, FabricSealer, LINE_INTERFACES, TableEntry};
 use super::gtp::{self, Cause, GTP_C_PORT, GTP_U_PORT, Ie, Message, MessageType};
 use super::ue_pool::UePool;
 use super::vid::VidLayout;
+use crate::health::{ClusterKey, NodeId};
 use crate::io::Transmit;
 use crate::io::{RateLimit, TokenBucket};
+use crate::replica::ReplayWindow;
 use std::borrow::Cow;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
@@ -124,6 +130,24 @@ pub struct LineConfig {
     /// The switch processor's fabric address (a usable destination:
     /// [`ConfigError::UnusableAddress`] naming [`ConfigField::SwitchAddr`] otherwise).
     pub switch_addr: SocketAddr,
+    /// The line interface's node id: the sender of its sealed messages (`TableAck`, fabric
+    /// version 4, [`crate::steering::fabric`]). Not one of the processor slots' ids nor the
+    /// switch processor's (the switch processor refuses those from a line interface's address).
+    pub id: NodeId,
+    /// Incarnation: must grow at every restart, so that the packet numbers of its sealed
+    /// messages, which start again from 1, are fresh to the switch processor (as
+    /// [`ProcessorConfig::incarnation`](crate::steering::ProcessorConfig::incarnation)).
+    /// [`LineConfig::new`] sets 1.
+    pub incarnation: u32,
+    /// The switch processor's node id, the one sender of the sealed messages a line interface
+    /// takes (the `node` given to [`SwitchConfig::new`](crate::steering::SwitchConfig::new));
+    /// [`LineConfig::new`] sets 1.
+    pub switch_node: NodeId,
+    /// The cluster key, at least 16 octets (RFC 2104 section 3;
+    /// [`ConfigError::Health`] with [`KeyTooShort`](crate::health::ConfigError::KeyTooShort)
+    /// otherwise): the fabric's AES-128-CMAC key is derived from it
+    /// ([`fabric::MAC_INFO`](crate::steering::fabric::MAC_INFO)).
+    pub key: ClusterKey,
     /// The 32-bit layout of TEIDs.
     pub layout: VidLayout,
     /// The 16-bit layout of L2TP tunnel and session ids, if L2TP is steered.
@@ -154,14 +178,25 @@ pub struct LineConfig {
 }
 
 impl LineConfig {
-    /// A configuration with no L2TP layout, no UE pool, queues of 4096 datagrams and 4096 events and the
-    /// default
-    /// [`RateLimit`] (100 per second, bursts of 20) for Error Indications, for Non-existent
-    /// responses and for Supported Extension Headers Notifications, each.
-    pub fn new(fabric_addr: SocketAddr, switch_addr: SocketAddr, layout: VidLayout) -> LineConfig {
+    /// A configuration for the line interface of node `id` with the cluster key `key`:
+    /// incarnation 1, switch processor's node id 1, no L2TP layout, no UE pool, queues of 4096
+    /// datagrams and 4096 events and the default [`RateLimit`] (100 per second, bursts of 20)
+    /// for Error Indications, for Non-existent responses and for Supported Extension Headers
+    /// Notifications, each.
+    pub fn new(
+        fabric_addr: SocketAddr,
+        switch_addr: SocketAddr,
+        layout: VidLayout,
+        id: NodeId,
+        key: ClusterKey,
+    ) -> LineConfig {
         LineConfig {
             fabric_addr,
             switch_addr,
+            id,
+            incarnation: 1,
+            switch_node: NodeId(1),
+            key,
             layout,
             l2tp_layout: None,
             ue_pool: None,
@@ -201,7 +236,9 @@ pub struct LineStats {
     /// Events dropped (the oldest) because the event queue was full
     /// ([`LineConfig::event_limit`]).
     pub events_dropped: u64,
-    /// Fabric datagrams refused (unparsable or unexpected).
+    /// Fabric datagrams refused: unparsable, unexpected, from an untrusted address, or not
+    /// authorized ([`InputError::NotAuthorized`]: unsealed where sealed is required, bad MAC,
+    /// unknown sender, replayed).
     pub fabric_refused: u64,
     /// Error Indications sent for G-PDUs naming no known VID.
     pub error_indications: u64,
@@ -270,6 +307,10 @@ pub struct LineInterface {
     error_indications: TokenBucket,
     non_existent: TokenBucket,
     extension_headers: TokenBucket,
+    /// Seals its `TableAck`s and opens the switch processor's messages.
+    sealer: FabricSealer,
+    /// The replay window of the switch processor's sealed messages.
+    switch_window: ReplayWindow,
 }
 
 /// The source and destination addresses of an IPv4 or IPv6 packet's header (RFC 791 section
@@ -307,10 +348,13 @@ impl LineInterface {
         common::non_zero(ConfigField::QueueLimit, config.queue_limit == 0)?;
         common::non_zero(ConfigField::EventLimit, config.event_limit == 0)?;
         common::usable(ConfigField::SwitchAddr, config.switch_addr)?;
+        common::key_long_enough(&config.key)?;
         if let Some(pool) = &config.ue_pool {
             pool.check_layout(&config.layout)?;
         }
         Ok(LineInterface {
+            sealer: FabricSealer::new(&config.key, config.id, config.incarnation),
+            switch_window: ReplayWindow::default(),
             out: Outbox::new(config.queue_limit, config.event_limit),
             error_indications: TokenBucket::new(config.error_indications, now),
             non_existent: TokenBucket::new(config.non_existent, now),
@@ -701,14 +745,17 @@ impl LineInterface {
         self.push(common::transmit(src, dst, payload)).is_ok()
     }
 
+    /// A fabric datagram: opened and admitted (module docs of [`crate::steering::fabric`]: a
+    /// `TableUpdate` sealed by the switch processor, its packet number fresh), then taken by
+    /// kind and sender address.
     fn handle_fabric(&mut self, from: SocketAddr, data: &[u8]) -> Result<(), InputError> {
-        let msg = match FabricMessage::parse(data) {
-            Ok(m) => m,
-            Err(e) => {
-                self.stats.fabric_refused += 1;
-                return Err(e.into());
-            }
-        };
+        let msg = common::from_switch(
+            &mut self.sealer,
+            (LINE_INTERFACES, self.config.switch_node),
+            &mut self.switch_window,
+            &mut self.stats.fabric_refused,
+            data,
+        )?;
         match msg {
             FabricMessage::TableUpdate { version, entries } if from == self.config.switch_addr => {
                 self.apply_update(version, &entries);
@@ -716,7 +763,8 @@ impl LineInterface {
                     version: self.table.version(),
                 };
                 let (src, dst) = (self.config.fabric_addr, self.config.switch_addr);
-                self.push(common::fabric_transmit(src, dst, &ack))
+                let sealed = self.sealer.seal(self.config.switch_node, &ack);
+                self.push(common::transmit(src, dst, sealed))
             }
             FabricMessage::Transmit {
                 from: src,
@@ -768,7 +816,8 @@ mod tests {
     fn config(event_limit: usize) -> LineConfig {
         let fabric = SocketAddr::from(([172, 16, 0, 1], 4000));
         let switch = SocketAddr::from(([172, 16, 0, 100], 4000));
-        let mut c = LineConfig::new(fabric, switch, VidLayout::default());
+        let key = ClusterKey::new(b"line interface unit test key");
+        let mut c = LineConfig::new(fabric, switch, VidLayout::default(), NodeId(21), key);
         c.event_limit = event_limit;
         c
     }

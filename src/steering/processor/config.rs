@@ -310,4 +310,8 @@ pub struct ProcessorStats {
     /// Contexts torn down because a new Create PDP Context Request (not a retransmission) of
     /// their subscriber (IMSI and NSAPI) replaced them (TS 29.060 section 7.3.1).
     pub contexts_replaced: u64,
+    /// Fabric datagrams refused before their kind was acted on: unparsable, or not authorized
+    /// ([`InputError::NotAuthorized`](crate::steering::InputError::NotAuthorized): unsealed
+    /// where sealed is required, bad MAC, unknown sender, another receiver, replayed).
+    pub fabric_refused: u64,
 }

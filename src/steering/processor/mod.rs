@@ -146,9 +146,14 @@
 //!
 //! # Trust
 //!
-//! VID assignments, directed set-ups, syncs and their acknowledgements are taken only from the
-//! switch processor's address; steered packets (`Packet`) from any fabric sender, except peers'
-//! Error Indications, taken only as the switch processor relays them.
+//! VID assignments, directed set-ups, syncs, purges and their acknowledgements are taken only
+//! sealed by the switch processor (its `switch_node`, fabric version 4: the fabric's
+//! AES-128-CMAC, this processor as the receiver, a fresh packet number in the switch
+//! processor's replay window; see [`crate::steering::fabric`]) and from its address; anything
+//! else is refused ([`InputError::NotAuthorized`], [`InputError::Untrusted`]), counted in
+//! [`ProcessorStats::fabric_refused`] when not authorized, and changes nothing. Steered packets
+//! (`Packet`, unsealed) are taken from any fabric sender, except peers' Error Indications, taken
+//! only as the switch processor relays them.
 //!
 //! # Limits
 //!
@@ -181,13 +186,14 @@ pub(crate) use sync::record_imsi;
 
 use super::common::{self, Outbox, Route};
 use super::error::{ConfigError, ConfigField, FabricKind, InputError};
-use super::fabric::{FabricMessage, SessionProtocol, SessionRecord};
+use super::fabric::{FabricMessage, FabricSealer, SessionProtocol, SessionRecord};
 use super::gtp::{Cause, Ie, Imsi, Message, MessageType};
 use super::ue_pool::{Slices, UePool};
 use super::vid::VirtualId;
 use crate::health::{Embedded, HealthEvent, Load, MonitorConfig, Role};
 use crate::io::TokenBucket;
 use crate::io::{TimerQueue, Transmit};
+use crate::replica::ReplayWindow;
 use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -302,6 +308,10 @@ pub struct Processor {
     non_existent: TokenBucket,
     extension_headers: TokenBucket,
     length_errors: TokenBucket,
+    /// Seals its messages to the switch processor and opens the switch processor's.
+    sealer: FabricSealer,
+    /// The replay window of the switch processor's sealed messages.
+    switch_window: ReplayWindow,
 }
 
 impl Processor {
@@ -311,6 +321,8 @@ impl Processor {
         let pool = UePool::new(&config.layout, config.ue_pool, config.ue_pool_v6)?;
         let monitor = Embedded::new(monitor_config(&config), Some(config.fabric_addr), now)?;
         let mut p = Processor {
+            sealer: FabricSealer::new(&config.key, config.id, config.incarnation),
+            switch_window: ReplayWindow::default(),
             error_indications: TokenBucket::new(config.error_indications, now),
             non_existent: TokenBucket::new(config.non_existent, now),
             extension_headers: TokenBucket::new(config.extension_headers, now),
@@ -405,8 +417,10 @@ impl Processor {
         self.out.event(e);
     }
 
+    /// Queues `msg` to the switch processor, sealed (fabric version 4).
     fn send_switch(&mut self, msg: &FabricMessage<'_>) {
-        let t = common::fabric_transmit(self.config.fabric_addr, self.config.switch_addr, msg);
+        let sealed = self.sealer.seal(self.config.switch_node, msg);
+        let t = common::transmit(self.config.fabric_addr, self.config.switch_addr, sealed);
         self.push(t);
     }
 
@@ -460,7 +474,13 @@ impl Processor {
             self.drain_monitor(now);
             return Ok(r?);
         }
-        let msg = FabricMessage::parse(data)?;
+        let msg = common::from_switch(
+            &mut self.sealer,
+            (self.config.id, self.config.switch_node),
+            &mut self.switch_window,
+            &mut self.stats.fabric_refused,
+            data,
+        )?;
         let from_switch = from == self.config.switch_addr;
         match msg {
             FabricMessage::Packet {

@@ -438,4 +438,8 @@ pub struct SwitchStats {
     pub association_updates_refused: u64,
     /// Association Update Requests unanswered after `path.n3` tries.
     pub association_updates_unanswered: u64,
+    /// Fabric datagrams refused before their kind was acted on: unparsable, or not authorized
+    /// ([`InputError::NotAuthorized`](crate::steering::InputError::NotAuthorized): unsealed
+    /// where sealed is required, bad MAC, unknown sender, another receiver, replayed).
+    pub fabric_refused: u64,
 }

@@ -155,8 +155,16 @@
 //!   sessions' user-plane peers get GTP-U Echo Requests the same way (a failed path is reported;
 //!   their Recovery is ignored, TS 29.281 section 7.2.2), and a Recovery a processor saw in a
 //!   steered request (`PeerRecovery`) is compared as if the switch processor had received it.
+//! * **Fabric seal.** Every message it sends but `Packet` and `Transmit` is sealed for its
+//!   receiver, and every one it takes but those is taken only sealed (fabric version 4, see
+//!   [`crate::steering::fabric`]): from the processor slot at the datagram's address under that
+//!   slot's id, or from a line interface's address under an id that is no slot's nor its own, a
+//!   fresh packet number in that sender's replay window. Anything else is refused
+//!   ([`InputError::NotAuthorized`]), counted in [`SwitchStats::fabric_refused`], and changes
+//!   nothing.
 //! * **State sync.** A processor's `Sync` of a session is relayed to the backup the session's
-//!   TEID names, whose `SyncAck` is relayed back; if that backup is not operational the switch
+//!   TEID names (opened, and sealed again by the switch processor for the backup), whose
+//!   `SyncAck` is relayed back the same way; if that backup is not operational the switch
 //!   processor acknowledges itself. It keeps the set of live TEIDs (not their state) to know which
 //!   VIDs are still named.
 //!
@@ -193,12 +201,13 @@ pub use config::{Placement, RefusedSetup, SwitchConfig, SwitchEvent, SwitchStats
 
 use super::common::{self, Outbox};
 use super::error::{ConfigError, ConfigField, FabricKind, InputError};
-use super::fabric::{FabricMessage, VidState};
+use super::fabric::{FabricMessage, FabricSealer, LINE_INTERFACES, VidState};
 use super::path::PeerId;
 use super::vid::VirtualId;
 use crate::health::{Embedded, HealthEvent, Monitor, MonitorConfig, NodeId, NodeState, Role};
 use crate::io::TokenBucket;
 use crate::io::{Rng, TimerQueue, Transmit};
+use crate::replica::ReplayWindow;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -213,6 +222,8 @@ struct Slot {
     /// Set Down by the caller ([`SwitchProcessor::set_processor_up`]): Down whatever its
     /// heartbeats say, until set Up again.
     set_down: bool,
+    /// The replay window of its sealed messages.
+    window: ReplayWindow,
 }
 
 /// What the switch processor knows of a line interface: the tables it acknowledged.
@@ -225,6 +236,9 @@ struct Line {
     behind_since: Option<Instant>,
     /// Left out of the placement rule: behind for `line_ack_timeout`.
     silent: bool,
+    /// The replay window of its sealed messages (known by its address: whatever node id it
+    /// seals with, but a processor's or the switch processor's own).
+    window: ReplayWindow,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -306,6 +320,8 @@ pub struct SwitchProcessor {
     echo_responses: TokenBucket,
     extension_headers: TokenBucket,
     length_errors: TokenBucket,
+    /// Seals its messages and opens the processors' and line interfaces'.
+    sealer: FabricSealer,
 }
 
 impl SwitchProcessor {
@@ -322,6 +338,7 @@ impl SwitchProcessor {
         };
         let version = u64::from(config.incarnation) << 32;
         Ok(SwitchProcessor {
+            sealer: FabricSealer::new(&config.key, config.node, config.incarnation),
             version_not_supported: TokenBucket::new(config.version_not_supported, now),
             error_indications: TokenBucket::new(config.error_indications, now),
             echo_responses: TokenBucket::new(config.echo_responses, now),
@@ -472,8 +489,12 @@ impl SwitchProcessor {
         self.out.push(t);
     }
 
+    /// Queues `msg` to `dst`, a processor or a line interface, sealed for it (fabric version
+    /// 4; a `Packet` or `Transmit` unsealed).
     fn send(&mut self, dst: SocketAddr, msg: &FabricMessage<'_>) {
-        self.push(common::fabric_transmit(self.config.fabric_addr, dst, msg));
+        let receiver = self.by_addr.get(&dst).copied().unwrap_or(LINE_INTERFACES);
+        let sealed = self.sealer.seal(receiver, msg);
+        self.push(common::transmit(self.config.fabric_addr, dst, sealed));
     }
 
     fn event(&mut self, e: SwitchEvent) {
@@ -548,7 +569,13 @@ impl SwitchProcessor {
             self.handle_health(now);
             return Ok(r?);
         }
-        let msg = FabricMessage::parse(data)?;
+        let msg = match self.admit(from, data) {
+            Ok(m) => m,
+            Err(e) => {
+                self.stats.fabric_refused += 1;
+                return Err(e);
+            }
+        };
         match msg {
             FabricMessage::VidRequest {
                 processor,
@@ -588,6 +615,29 @@ impl SwitchProcessor {
             } => self.handle_peer_recovery(now, from, protocol, peer, recovery),
             m => Err(InputError::Unexpected(FabricKind::of(&m))),
         }
+    }
+
+    /// Opens and admits a fabric datagram from `from` ([`crate::steering::fabric`] module docs):
+    /// a sealed one must come from the processor slot at `from` under that slot's id, or from a
+    /// line interface's address under an id that is neither a slot's nor this switch
+    /// processor's, its packet number fresh in that sender's window.
+    fn admit<'a>(
+        &mut self,
+        from: SocketAddr,
+        data: &'a [u8],
+    ) -> Result<FabricMessage<'a>, InputError> {
+        let opened = self.sealer.open(data)?;
+        let me = self.config.node;
+        let slot = self.by_addr.get(&from).copied();
+        let slots = &mut self.slots;
+        let lines = &mut self.lines;
+        FabricSealer::admit(me, &opened, |sender| match slot {
+            Some(id) if id == sender => slots.get_mut(&id).map(|s| &mut s.window),
+            Some(_) => None,
+            None if sender == me || slots.contains_key(&sender) => None,
+            None => lines.get_mut(&from).map(|l| &mut l.window),
+        })?;
+        Ok(opened.message)
     }
 
     /// Runs heartbeats and failure detection, repeats unacknowledged table pushes, forgets old
@@ -677,6 +727,7 @@ fn slots(
                 vid: None,
                 last_vid: None,
                 set_down: false,
+                window: ReplayWindow::default(),
             },
         );
         by_addr.insert(addr, id);

@@ -1,0 +1,421 @@
+//! The steering fabric's control messages are authenticated (fabric version 4,
+//! `src/steering/fabric.rs`): the engineering bar's "only authenticated bytes may decide state".
+//! A message that can decide state (a table, a VID, a replicated copy) is taken only sealed by
+//! its sender with the fabric's AES-128-CMAC key (derived from the cluster key, RFC 4493), for
+//! its receiver, with a packet number fresh in that sender's replay window; one that arrives
+//! unsealed, with a bad MAC (a wrong key, an altered octet), or again (a replay) is refused with
+//! `InputError::NotAuthorized`, counted in `fabric_refused`, and changes nothing. The source
+//! address alone, which anyone on the fabric can forge, decides nothing.
+
+mod common;
+
+use common::steering::*;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
+use telcp::health::{ClusterKey, NodeId as HealthId};
+use telcp::steering::fabric::{
+    FabricMessage, FabricSealer, LINE_INTERFACES, SessionProtocol, SessionRecord, TableEntry,
+    VidState,
+};
+use telcp::steering::gtp::Imsi;
+use telcp::steering::{AuthError, InputError, LineInterface, Processor, VirtualId};
+
+fn vid(n: u16) -> VirtualId {
+    VirtualId::new(n).unwrap()
+}
+
+/// A key the gateway does not hold.
+fn wrong_key() -> ClusterKey {
+    ClusterKey::new(b"not the steering test key")
+}
+
+/// A table naming processors 11 (VID 1) and 12 (VID 2), both up.
+fn table(v2: VidState) -> Vec<TableEntry> {
+    vec![
+        TableEntry {
+            vid: vid(1),
+            state: VidState::Up,
+            addr: p_fabric(11),
+        },
+        TableEntry {
+            vid: vid(2),
+            state: v2,
+            addr: p_fabric(12),
+        },
+    ]
+}
+
+/// The forgeries of `msg` an attacker on the fabric can send with the switch processor's source
+/// address: unsealed, sealed with a wrong key as the switch processor, and `genuine` (sealed by
+/// the switch processor) with one octet flipped in its body and in its MAC.
+fn forgeries(msg: &FabricMessage<'_>, receiver: HealthId, genuine: &[u8]) -> Vec<Vec<u8>> {
+    let mut wrong = FabricSealer::new(&wrong_key(), HealthId(1), 1);
+    let mut body = genuine.to_vec();
+    body[30] ^= 0x01;
+    let mut mac = genuine.to_vec();
+    *mac.last_mut().unwrap() ^= 0x80;
+    vec![msg.to_vec(), wrong.seal(receiver, msg), body, mac]
+}
+
+/// [`forgeries`] of `msg` for processor `to`, and `msg` sealed by the switch processor for
+/// processor `other` (another receiver).
+fn forgeries_for(msg: &FabricMessage<'_>, to: u32, other: u32) -> Vec<Vec<u8>> {
+    let genuine = sealer(1).seal(HealthId(to), msg);
+    let mut all = forgeries(msg, HealthId(to), &genuine);
+    all.push(sealer(1).seal(HealthId(other), msg));
+    all
+}
+
+fn not_authorized(r: Result<(), InputError>) -> bool {
+    matches!(r, Err(InputError::NotAuthorized(_)))
+}
+
+/// A line interface (node 2) whose table holds version 5 from the switch processor.
+fn line_with_table(now: Instant, switch: &mut FabricSealer) -> LineInterface {
+    let mut li = LineInterface::new(line_config(1), now).unwrap();
+    let update = FabricMessage::TableUpdate {
+        version: 5,
+        entries: table(VidState::Up),
+    };
+    let sealed = switch.seal(LINE_INTERFACES, &update);
+    li.handle_datagram(now, sp_fabric(), li_fabric(1), &sealed)
+        .unwrap();
+    assert_eq!(li.table().version(), 5);
+    while li.poll_transmit().is_some() {}
+    while li.poll_event().is_some() {}
+    li
+}
+
+/// The line interface's table as (version, state of VID 2, address of VID 1).
+fn table_of(li: &LineInterface) -> (u64, Option<VidState>, Option<SocketAddr>) {
+    let t = li.table();
+    (t.version(), t.state(vid(2)), t.addr(vid(1)))
+}
+
+/// A TableUpdate with the switch processor's source address but unsealed, sealed with a wrong
+/// key, or with an octet flipped, is refused by the line interface: its table (version, states,
+/// addresses) is unchanged, nothing is acknowledged, and each refusal is counted.
+#[test]
+fn a_forged_table_update_from_the_switch_address_is_refused_and_the_table_unchanged() {
+    let now = Instant::now();
+    let mut switch = sealer(1);
+    let mut li = line_with_table(now, &mut switch);
+    let before = table_of(&li);
+    // A newer version that would mark VID 2 down and move VID 1 elsewhere.
+    let forged = FabricMessage::TableUpdate {
+        version: 9,
+        entries: vec![
+            TableEntry {
+                vid: vid(1),
+                state: VidState::Up,
+                addr: sa([198, 51, 100, 66], 4000),
+            },
+            TableEntry {
+                vid: vid(2),
+                state: VidState::Down,
+                addr: p_fabric(12),
+            },
+        ],
+    };
+    // The genuine message the octets are flipped in goes to another line interface.
+    let genuine = sealer(1).seal(LINE_INTERFACES, &forged);
+    for (i, bytes) in forgeries(&forged, LINE_INTERFACES, &genuine)
+        .iter()
+        .enumerate()
+    {
+        let refused = li.stats().fabric_refused;
+        let r = li.handle_datagram(now, sp_fabric(), li_fabric(1), bytes);
+        assert!(not_authorized(r.clone()), "forgery {i}: {r:?}");
+        assert_eq!(table_of(&li), before, "forgery {i}: the table unchanged");
+        assert_eq!(
+            li.stats().fabric_refused,
+            refused + 1,
+            "forgery {i}: counted"
+        );
+        assert_eq!(li.stats().updates_applied, 1);
+        assert!(
+            li.poll_transmit().is_none(),
+            "forgery {i}: nothing acknowledged"
+        );
+        assert!(li.poll_event().is_none());
+    }
+    // Unsealed: refused as such, the kind named.
+    assert_eq!(
+        li.handle_datagram(now, sp_fabric(), li_fabric(1), &forged.to_vec()),
+        Err(InputError::NotAuthorized(AuthError::Unsealed(
+            telcp::steering::FabricKind::TableUpdate
+        )))
+    );
+    // The switch processor's own next update is still taken.
+    let next = FabricMessage::TableUpdate {
+        version: 6,
+        entries: table(VidState::Down),
+    };
+    let sealed = switch.seal(LINE_INTERFACES, &next);
+    li.handle_datagram(now, sp_fabric(), li_fabric(1), &sealed)
+        .unwrap();
+    assert_eq!(li.table().state(vid(2)), Some(VidState::Down));
+}
+
+/// A captured sealed TableUpdate sent again is a replay: refused, counted, not acknowledged
+/// (a replay is not taken as the switch processor's word even where its version is stale).
+#[test]
+fn a_replayed_table_update_is_refused_and_changes_nothing() {
+    let now = Instant::now();
+    let mut switch = sealer(1);
+    let mut li = LineInterface::new(line_config(1), now).unwrap();
+    let update = FabricMessage::TableUpdate {
+        version: 5,
+        entries: table(VidState::Up),
+    };
+    let captured = switch.seal(LINE_INTERFACES, &update);
+    li.handle_datagram(now, sp_fabric(), li_fabric(1), &captured)
+        .unwrap();
+    while li.poll_transmit().is_some() {}
+    while li.poll_event().is_some() {}
+    let before = (table_of(&li), li.stats().updates_stale);
+    let refused = li.stats().fabric_refused;
+    let r = li.handle_datagram(now, sp_fabric(), li_fabric(1), &captured);
+    assert!(
+        matches!(
+            r,
+            Err(InputError::NotAuthorized(AuthError::Replayed { .. }))
+        ),
+        "{r:?}"
+    );
+    assert_eq!((table_of(&li), li.stats().updates_stale), before);
+    assert_eq!(li.stats().fabric_refused, refused + 1);
+    assert!(li.poll_transmit().is_none(), "a replay is not acknowledged");
+}
+
+/// A processor asking for its VID (`VidAssign` is taken only then).
+fn asking_processor(id: u32, now: Instant) -> Processor {
+    let mut p = Processor::new(processor_config(id, 1), now).unwrap();
+    while p.poll_transmit().is_some() {}
+    p
+}
+
+/// A VidAssign with the switch processor's source address but unsealed, sealed with a wrong
+/// key, with an octet flipped, or sealed for another processor, is refused: the processor still
+/// has no VID and is still asking; each refusal is counted. The genuine one is then taken.
+#[test]
+fn a_forged_vid_assign_from_the_switch_address_is_refused_and_the_vid_unchanged() {
+    let now = Instant::now();
+    let mut p = asking_processor(11, now);
+    let forged = FabricMessage::VidAssign {
+        processor: HealthId(11),
+        incarnation: 1,
+        vid: vid(9),
+    };
+    // The last one sealed by the switch processor, but for processor 12.
+    for (i, bytes) in forgeries_for(&forged, 11, 12).iter().enumerate() {
+        let refused = p.stats().fabric_refused;
+        let r = p.handle_datagram(now, sp_fabric(), p_fabric(11), bytes);
+        assert!(not_authorized(r.clone()), "forgery {i}: {r:?}");
+        assert_eq!(p.vid(), None, "forgery {i}: no VID taken");
+        assert_eq!(
+            p.stats().fabric_refused,
+            refused + 1,
+            "forgery {i}: counted"
+        );
+        assert!(p.poll_event().is_none(), "forgery {i}: no event");
+    }
+    let assign = FabricMessage::VidAssign {
+        processor: HealthId(11),
+        incarnation: 1,
+        vid: vid(4),
+    };
+    let sealed = sealer(1).seal(HealthId(11), &assign);
+    p.handle_datagram(now, sp_fabric(), p_fabric(11), &sealed)
+        .unwrap();
+    assert_eq!(p.vid(), Some(vid(4)));
+}
+
+/// A backup processor: processor 12 holding VID 2, its VID assigned by `switch`.
+fn backup(now: Instant, switch: &mut FabricSealer) -> Processor {
+    let mut p = asking_processor(12, now);
+    let assign = FabricMessage::VidAssign {
+        processor: HealthId(12),
+        incarnation: 1,
+        vid: vid(2),
+    };
+    p.handle_datagram(
+        now,
+        sp_fabric(),
+        p_fabric(12),
+        &switch.seal(HealthId(12), &assign),
+    )
+    .unwrap();
+    assert_eq!(p.vid(), Some(vid(2)));
+    while p.poll_transmit().is_some() {}
+    while p.poll_event().is_some() {}
+    p
+}
+
+/// A session of primary VID 1 whose backup is VID 2.
+fn record(version: u32) -> SessionRecord {
+    SessionRecord {
+        teid: layout().compose(vid(1), Some(vid(2)), 7).unwrap(),
+        version,
+        peer_teid_c: 0x100,
+        peer_teid_u: 0x200,
+        peer_c: IpAddr::V4(Ipv4Addr::from(SGSN_IP)),
+        peer_u: IpAddr::V4(Ipv4Addr::from(SGSN_IP)),
+        imsi: Imsi::from_digits("001010000000007").unwrap(),
+        nsapi: 5,
+        ue_addr: Ipv4Addr::new(10, 1, 2, 7),
+        protocol: SessionProtocol::Gtpv1,
+        peer_seid: 0,
+    }
+}
+
+/// A Sync (TS 23.007 clause 23: the session state the backup serves from after a failure) with
+/// the switch processor's source address but unsealed, sealed with a wrong key, with an octet
+/// flipped, or sealed for another processor, is refused by the backup: it holds no copy, and
+/// acknowledges nothing; each refusal is counted.
+#[test]
+fn a_forged_sync_from_the_switch_address_is_refused_and_no_copy_is_stored() {
+    let now = Instant::now();
+    let mut switch = sealer(1);
+    let mut p = backup(now, &mut switch);
+    let teid = record(1).teid;
+    let forged = FabricMessage::Sync {
+        delete: false,
+        record: record(1),
+    };
+    for (i, bytes) in forgeries_for(&forged, 12, 13).iter().enumerate() {
+        let refused = p.stats().fabric_refused;
+        let r = p.handle_datagram(now, sp_fabric(), p_fabric(12), bytes);
+        assert!(not_authorized(r.clone()), "forgery {i}: {r:?}");
+        assert!(!p.has_session(teid), "forgery {i}: no copy");
+        assert_eq!(p.shadow_count(), 0);
+        assert_eq!(
+            p.stats().fabric_refused,
+            refused + 1,
+            "forgery {i}: counted"
+        );
+        assert!(
+            p.poll_transmit().is_none(),
+            "forgery {i}: nothing acknowledged"
+        );
+    }
+    // The switch processor's relay of it is taken.
+    let sealed = switch.seal(HealthId(12), &forged);
+    p.handle_datagram(now, sp_fabric(), p_fabric(12), &sealed)
+        .unwrap();
+    assert!(p.has_session(teid));
+}
+
+/// A captured sealed Sync sent again after the session was deleted is a replay: refused,
+/// counted, and the deleted session is not brought back (nor acknowledged).
+#[test]
+fn a_replayed_sync_does_not_bring_back_a_deleted_session() {
+    let now = Instant::now();
+    let mut switch = sealer(1);
+    let mut p = backup(now, &mut switch);
+    let teid = record(1).teid;
+    let upsert = FabricMessage::Sync {
+        delete: false,
+        record: record(1),
+    };
+    let captured = switch.seal(HealthId(12), &upsert);
+    p.handle_datagram(now, sp_fabric(), p_fabric(12), &captured)
+        .unwrap();
+    assert!(p.has_session(teid));
+    let delete = FabricMessage::Sync {
+        delete: true,
+        record: record(2),
+    };
+    p.handle_datagram(
+        now,
+        sp_fabric(),
+        p_fabric(12),
+        &switch.seal(HealthId(12), &delete),
+    )
+    .unwrap();
+    assert!(!p.has_session(teid));
+    while p.poll_transmit().is_some() {}
+    let refused = p.stats().fabric_refused;
+    let r = p.handle_datagram(now, sp_fabric(), p_fabric(12), &captured);
+    assert!(
+        matches!(
+            r,
+            Err(InputError::NotAuthorized(AuthError::Replayed { .. }))
+        ),
+        "{r:?}"
+    );
+    assert!(
+        !p.has_session(teid),
+        "the deleted session is not brought back"
+    );
+    assert_eq!(p.shadow_count(), 0);
+    assert_eq!(p.stats().fabric_refused, refused + 1);
+    assert!(p.poll_transmit().is_none(), "a replay is not acknowledged");
+}
+
+/// A sealed message from a sender the receiver does not take sealed messages from is refused:
+/// the switch processor's slot id from a processor's address other than that slot's, and a
+/// processor's id sealing a message to a line interface.
+#[test]
+fn a_sealed_message_from_an_unknown_sender_is_refused() {
+    let now = Instant::now();
+    let mut li = LineInterface::new(line_config(1), now).unwrap();
+    let update = FabricMessage::TableUpdate {
+        version: 5,
+        entries: table(VidState::Up),
+    };
+    // Processor 11 holds the key, but a line interface takes tables from the switch alone.
+    let sealed = sealer(11).seal(LINE_INTERFACES, &update);
+    let r = li.handle_datagram(now, sp_fabric(), li_fabric(1), &sealed);
+    assert_eq!(
+        r,
+        Err(InputError::NotAuthorized(AuthError::UnknownSender(
+            HealthId(11)
+        )))
+    );
+    assert_eq!(li.table().version(), 0);
+    assert_eq!(li.stats().fabric_refused, 1);
+}
+
+/// The whole gateway on the simulator without loss: set-ups placed and replicated, a processor
+/// fails, its sessions' updates are served by their backups, and no fabric message of the
+/// gateway's own is refused anywhere (the seal changes nothing else: sealed relays of syncs,
+/// tables, VID assignments and purges all get through).
+#[test]
+fn the_sealed_fabric_refuses_none_of_the_gateways_own_messages() {
+    let mut gw = Gateway::new(52, 0.0, 2);
+    gw.create_sessions(20);
+    gw.settle();
+    let sessions = gw.sim.node::<Sgsn>(gw.sgsn).sessions.clone();
+    assert!(
+        sessions.iter().all(|s| s.gw_teid_c != 0),
+        "every set-up answered"
+    );
+    let victim_vid = gw.proc(12).vid().unwrap();
+    let victims = sessions
+        .iter()
+        .filter(|s| layout().primary(s.gw_teid_c) == Some(victim_vid))
+        .count();
+    assert!(victims > 0);
+    let n = gw.procs[&12];
+    gw.sim.crash(n);
+    gw.sim.run_for(Duration::from_secs(2));
+    for i in 0..sessions.len() {
+        let now = gw.sim.now();
+        gw.sgsn().update(now, i);
+        gw.sim.run_for(Duration::from_millis(10));
+    }
+    gw.sim.run_for(Duration::from_secs(2));
+    let sgsn = gw.sim.node::<Sgsn>(gw.sgsn);
+    assert!(
+        sgsn.sessions.iter().all(|s| s.updates_ok >= 1),
+        "every session served after the failure"
+    );
+    assert!(gw.line(0).stats().to_backup >= victims as u64);
+    assert_eq!(gw.line(0).stats().fabric_refused, 0);
+    assert_eq!(gw.line(1).stats().fabric_refused, 0);
+    assert_eq!(gw.sp().stats().fabric_refused, 0);
+    for id in PROCS.iter().filter(|id| **id != 12) {
+        assert_eq!(gw.proc(*id).stats().fabric_refused, 0, "processor {id}");
+    }
+}
