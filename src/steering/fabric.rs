@@ -49,7 +49,18 @@
 //! packets wide, reset by a higher incarnation, a lower one refused); only then does it act on
 //! the body. Otherwise the datagram is refused with
 //! [`InputError::NotAuthorized`] (an [`AuthError`]), counted in the machine's
-//! `fabric_refused`, and changes nothing; so is a sealed kind that arrives unsealed.
+//! `fabric_refused`, and changes nothing; so is a sealed kind that arrives unsealed. A datagram
+//! the fabric duplicates is refused the same way the second time (and counted).
+//!
+//! **Not covered: a receiver's restart.** The seal names the receiver's node id, not its
+//! incarnation, and a receiver's replay windows start empty: a restarted processor or line
+//! interface takes once each message sealed for it by the sender's current incarnation before
+//! its restart that someone captured and sends again (in order of packet number; once the
+//! sender's next genuine message arrives, only those within the window's 64 behind it); a
+//! replayed `Directed` would set up a session anew, a replayed `TableUpdate` hold an older
+//! table until the switch processor's next push. Naming the
+//! receiver's incarnation in the seal would close it (the switch processor learns a processor's
+//! from its heartbeats, a line interface's only from its acknowledgements).
 //!
 //! **The switch processor relays** `Sync` and `SyncAck` between processors by opening what the
 //! processor sealed and sealing it again as itself for the receiver: a processor takes sealed
