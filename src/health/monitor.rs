@@ -317,12 +317,7 @@ impl Monitor {
     pub fn new(config: MonitorConfig, now: Instant) -> Result<Monitor, ConfigError> {
         let h = config.health;
         let timing = h.check()?;
-        if config.key.key_len() < crate::io::auth::MIN_KEY_LEN {
-            return Err(ConfigError::KeyTooShort {
-                octets: config.key.key_len(),
-                min: crate::io::auth::MIN_KEY_LEN,
-            });
-        }
+        config.key.check_len()?;
         if let Some(&(node, addr)) = config
             .peers
             .iter()

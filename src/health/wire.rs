@@ -175,6 +175,22 @@ impl ClusterKey {
     pub fn key_len(&self) -> usize {
         self.len
     }
+
+    /// `Ok` when the key has at least [`MIN_KEY_LEN`](crate::io::auth::MIN_KEY_LEN) octets (RFC
+    /// 2104 section 3: no shorter than the hash's 16).
+    ///
+    /// # Errors
+    /// [`ConfigError::KeyTooShort`](super::ConfigError::KeyTooShort) otherwise.
+    pub(crate) fn check_len(&self) -> Result<(), super::ConfigError> {
+        let min = crate::io::auth::MIN_KEY_LEN;
+        if self.len < min {
+            return Err(super::ConfigError::KeyTooShort {
+                octets: self.len,
+                min,
+            });
+        }
+        Ok(())
+    }
 }
 
 impl std::ops::Deref for ClusterKey {

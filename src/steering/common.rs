@@ -52,22 +52,6 @@ pub(crate) fn usable(field: ConfigField, addr: std::net::SocketAddr) -> Result<(
     }
 }
 
-/// `Ok` when the cluster key has at least [`MIN_KEY_LEN`](crate::io::auth::MIN_KEY_LEN)
-/// octets (RFC 2104 section 3), else [`ConfigError::Health`] with
-/// [`KeyTooShort`](crate::health::ConfigError::KeyTooShort), as the health monitor refuses it.
-pub(crate) fn key_long_enough(key: &crate::health::ClusterKey) -> Result<(), ConfigError> {
-    let min = crate::io::auth::MIN_KEY_LEN;
-    if key.key_len() < min {
-        return Err(ConfigError::Health(
-            crate::health::ConfigError::KeyTooShort {
-                octets: key.key_len(),
-                min,
-            },
-        ));
-    }
-    Ok(())
-}
-
 /// Where an answer to a peer goes: through the line interface `line`, from `gateway` (the
 /// address the peer sent to), to `peer`.
 #[derive(Debug, Clone, Copy)]

@@ -348,7 +348,7 @@ impl LineInterface {
         common::non_zero(ConfigField::QueueLimit, config.queue_limit == 0)?;
         common::non_zero(ConfigField::EventLimit, config.event_limit == 0)?;
         common::usable(ConfigField::SwitchAddr, config.switch_addr)?;
-        common::key_long_enough(&config.key)?;
+        config.key.check_len().map_err(ConfigError::Health)?;
         if let Some(pool) = &config.ue_pool {
             pool.check_layout(&config.layout)?;
         }
