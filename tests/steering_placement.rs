@@ -196,7 +196,7 @@ fn claim_5_versioned_tables_reach_every_line_interface() {
     gw.sim.inject(
         sp_fabric(),
         lf,
-        sealer(1).seal(telcp::steering::fabric::LINE_INTERFACES, &stale),
+        sealer(1).seal(telcp::steering::fabric::LINE_INTERFACES, 1, &stale),
     );
     gw.sim.run_for(Duration::from_millis(50));
     assert_eq!(gw.line(0).table().version(), v);
@@ -631,7 +631,7 @@ impl Bench {
         self.sealers
             .entry(node)
             .or_insert_with(|| sealer(node))
-            .seal(HealthId(1), msg)
+            .seal(HealthId(1), 1, msg)
     }
 
     /// Whether line interface `line` acknowledges the table updates it is sent from now on.

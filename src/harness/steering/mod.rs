@@ -86,12 +86,13 @@ fn fuzz_key() -> ClusterKey {
 /// The node id of the harnesses' line interface.
 const LINE_NODE: NodeId = NodeId(21);
 
-/// `msg` (an unsealed fabric message's octets) as `sealer` sends it to `receiver`: sealed when
-/// its kind must be (fabric version 4), else as it is (also when it does not parse), so that
-/// the fuzz input reaches the machines' state past the seal.
+/// `msg` (an unsealed fabric message's octets) as `sealer` sends it to `receiver` (every
+/// harness machine is in incarnation 1): sealed when its kind must be (fabric version 5), else
+/// as it is (also when it does not parse), so that the fuzz input reaches the machines' state
+/// past the seal.
 fn sealed(sealer: &mut FabricSealer, receiver: NodeId, msg: Vec<u8>) -> Vec<u8> {
     match FabricMessage::parse(&msg) {
-        Ok(m) if m.is_sealed_kind() => sealer.seal(receiver, &m),
+        Ok(m) if m.is_sealed_kind() => sealer.seal(receiver, 1, &m),
         _ => msg,
     }
 }
@@ -235,7 +236,7 @@ fn line_at_port(now: Instant, data: &[u8], port: u16) {
     // again is a replay, refused, and changes nothing.
     if let Ok(m) = parsed {
         let mut sp = FabricSealer::new(&fuzz_key(), NodeId(1), 1);
-        let sealed = sp.seal(LINE_INTERFACES, &m);
+        let sealed = sp.seal(LINE_INTERFACES, 1, &m);
         let _ = li.handle_datagram(now, switch, line, &sealed);
         let after = li.table().version();
         assert!(after >= before);
@@ -285,6 +286,7 @@ fn fuzz_line(now: Instant) -> Option<LineInterface> {
         error_indications: crate::steering::limit::RateLimit::new(1, 1),
         non_existent: crate::steering::limit::RateLimit::new(1, 1),
         extension_headers: crate::steering::limit::RateLimit::new(1, 1),
+        hello_interval: Duration::from_secs(1),
     };
     let mut li = LineInterface::new(config, now).ok()?;
     let entries = [
