@@ -84,12 +84,19 @@
 //! current table at once, sealed for that incarnation. A line interface refusing an authentic
 //! switch processor message only for the receiver incarnation it names answers with a sealed
 //! `TableAck` of the version it holds, so a restarted switch processor (which knows no line
-//! interface's incarnation) learns it and pushes again. **Not covered:** a restarted *sender*
-//! is protected by its incarnation as before (its packet numbers start again under a higher
-//! one); messages a receiver takes as handshakes (above) are not bound to the receiver's
-//! incarnation; `Packet` and `Transmit` are not sealed (below); and within one incarnation of
-//! both ends, a message captured and delayed is taken if it arrives before the 64 newer ones
-//! that push it out of the window (a duplicate never).
+//! interface's incarnation) learns it and pushes again.
+//!
+//! **Covered, and not.** Covered: a message captured before its *receiver* restarted is refused
+//! by the receiver after (this version), one captured before its *sender* restarted by the
+//! sender's incarnation in the replay window (as in version 4), a duplicate or a replay within
+//! one incarnation of both ends by the window. Not covered: the handshake kinds are not bound
+//! to the receiver's incarnation (a `VidRequest` or `TableAck` captured before a switch
+//! processor restarted is taken once by the restarted one: harmless, above); within one
+//! incarnation of both ends, a message captured and withheld (never delivered) is taken if it
+//! arrives before 64 newer ones from its sender push it out of the window; each replay of an
+//! authentic message sealed for an earlier incarnation of a line interface draws one `TableAck`
+//! to the switch processor (no more than the replays, and it changes nothing there within one
+//! incarnation of the line interface); `Packet` and `Transmit` are not sealed (below).
 //!
 //! **The switch processor relays** `Sync` and `SyncAck` between processors by opening what the
 //! processor sealed and sealing it again as itself for the receiver: a processor takes sealed
