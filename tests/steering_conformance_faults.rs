@@ -62,7 +62,7 @@ fn switch_cfg(seed: u64) -> SwitchConfig {
     c
 }
 
-/// `m` as the switch processor sends it to processor 11 (fabric version 4).
+/// `m` as the switch processor sends it to processor 11 (fabric version 5).
 fn from_switch(m: &FabricMessage<'_>) -> Vec<u8> {
     common::steering::from_switch(b"conformance cluster key", 11, m)
 }

@@ -521,7 +521,7 @@ struct Bench {
     /// The datagrams sent out through the line interfaces (`Transmit`), in order.
     out: Vec<Vec<u8>>,
     /// The sealers of the processors (by id) and of the line interfaces (node 100 + index),
-    /// fabric version 4.
+    /// fabric version 5.
     sealers: HashMap<u32, telcp::steering::fabric::FabricSealer>,
     /// The outside destination of each of `out`.
     out_to: Vec<std::net::SocketAddr>,

@@ -1,8 +1,10 @@
-//! The steering fabric's control messages are authenticated (fabric version 4,
+//! The steering fabric's control messages are authenticated (fabric version 5,
 //! `src/steering/fabric.rs`): the engineering bar's "only authenticated bytes may decide state".
 //! A message that can decide state (a table, a VID, a replicated copy) is taken only sealed by
 //! its sender with the fabric's AES-128-CMAC key (derived from the cluster key, RFC 4493), for
-//! its receiver, with a packet number fresh in that sender's replay window; one that arrives
+//! its receiver in the receiver's incarnation (so not after the receiver restarted), from the
+//! switch processor's address when the switch processor sealed it, with a packet number fresh
+//! in that sender's replay window; one that arrives
 //! unsealed, with a bad MAC (a wrong key, an altered octet), or again (a replay) is refused with
 //! `InputError::NotAuthorized`, counted in `fabric_refused`, and changes nothing. The source
 //! address alone, which anyone on the fabric can forge, decides nothing.

@@ -963,7 +963,7 @@ pub fn steering_processor(start: Instant, data: &[u8]) {
     let Ok(mut p) = Processor::new(processor_config(), start) else {
         return;
     };
-    // The switch processor seals what it sends (fabric version 4).
+    // The switch processor seals what it sends (fabric version 5).
     let mut switch = FabricSealer::new(&fuzz_key(), NodeId(1), 1);
     let mut now = start;
     let mut rest = data;

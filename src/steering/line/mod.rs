@@ -147,13 +147,14 @@ pub struct LineConfig {
     /// [`ConfigError::UnusableAddress`] naming [`ConfigField::SwitchAddr`] otherwise).
     pub switch_addr: SocketAddr,
     /// The line interface's node id: the sender of its sealed messages (`TableAck`, fabric
-    /// version 4, [`crate::steering::fabric`]). Not one of the processor slots' ids nor the
+    /// version 5, [`crate::steering::fabric`]). Not one of the processor slots' ids nor the
     /// switch processor's (the switch processor refuses those from a line interface's address).
     pub id: NodeId,
     /// Incarnation: must grow at every restart, so that the packet numbers of its sealed
     /// messages, which start again from 1, are fresh to the switch processor (as
-    /// [`ProcessorConfig::incarnation`](crate::steering::ProcessorConfig::incarnation)).
-    /// [`LineConfig::new`] sets 1.
+    /// [`ProcessorConfig::incarnation`](crate::steering::ProcessorConfig::incarnation)), and
+    /// so that a table sealed for an earlier incarnation is refused (fabric version 5: the
+    /// seal names the receiver's incarnation). [`LineConfig::new`] sets 1.
     pub incarnation: u32,
     /// The switch processor's node id, the one sender of the sealed messages a line interface
     /// takes (the `node` given to [`SwitchConfig::new`](crate::steering::SwitchConfig::new));

@@ -13,7 +13,8 @@ use std::time::Duration;
 pub struct ProcessorConfig {
     /// The processor's slot identity (also its health node id).
     pub id: NodeId,
-    /// Incarnation: must grow at every restart.
+    /// Incarnation: must grow at every restart (fabric version 5: what the switch processor
+    /// sealed for an earlier incarnation is refused, [`crate::steering::fabric`]).
     pub incarnation: u32,
     /// The processor's fabric address.
     pub fabric_addr: SocketAddr,
