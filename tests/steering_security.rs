@@ -651,3 +651,59 @@ fn a_line_interface_without_a_table_says_so_every_hello_interval_until_it_holds_
     li.handle_timeout(t0 + 10 * interval);
     assert!(li.poll_transmit().is_none());
 }
+
+/// The switch processor learns a line interface's incarnation from its acknowledgements. A
+/// TableAck under a higher incarnation than it knew (a line interface new, or restarted, says
+/// which table it holds) sets the version it acknowledged even when lower (0), and the current
+/// table goes to it at once, sealed for that incarnation; within one incarnation the version
+/// acknowledged only rises.
+#[test]
+fn a_switch_processor_pushes_its_table_at_once_to_a_restarted_line_interface() {
+    use telcp::steering::SwitchProcessor;
+    let now = Instant::now();
+    let mut sp = SwitchProcessor::new(switch_config(&[li_fabric(1)]), now).unwrap();
+    while sp.poll_transmit().is_some() {}
+    let current = sp.table_version();
+    // The one fabric datagram to the line interface the switch processor queued: the table it
+    // pushed (its version) and the receiver incarnation it names.
+    let pushed = |sp: &mut SwitchProcessor| {
+        let out: Vec<_> = std::iter::from_fn(|| sp.poll_transmit())
+            .filter(|t| t.dst == li_fabric(1))
+            .collect();
+        assert_eq!(out.len(), 1, "one push: {out:?}");
+        let version = match FabricMessage::inspect(&out[0].payload) {
+            Ok(FabricMessage::TableUpdate { version, .. }) => version,
+            m => panic!("not a table: {m:?}"),
+        };
+        (version, named_incarnation(&out[0].payload))
+    };
+    let ack = |line: &mut FabricSealer, version: u64| {
+        line.seal(HealthId(1), 1, &FabricMessage::TableAck { version })
+    };
+    // Line interface node 2, incarnation 1: its hello.
+    let mut line = sealer(2);
+    sp.handle_datagram(now, li_fabric(1), sp_fabric(), &ack(&mut line, 0))
+        .unwrap();
+    assert_eq!(pushed(&mut sp), (current, Some(1)));
+    sp.handle_datagram(now, li_fabric(1), sp_fabric(), &ack(&mut line, current))
+        .unwrap();
+    assert_eq!(sp.acked_version(li_fabric(1)), Some(current));
+    // It restarts: incarnation 2, table version 0.
+    let mut line = FabricSealer::new(&key(), HealthId(2), 2);
+    sp.handle_datagram(now, li_fabric(1), sp_fabric(), &ack(&mut line, 0))
+        .unwrap();
+    assert_eq!(sp.acked_version(li_fabric(1)), Some(0), "it holds no table");
+    assert_eq!(pushed(&mut sp), (current, Some(2)), "pushed at once");
+    sp.handle_datagram(now, li_fabric(1), sp_fabric(), &ack(&mut line, current))
+        .unwrap();
+    assert_eq!(sp.acked_version(li_fabric(1)), Some(current));
+    // Within incarnation 2, a lower version acknowledged changes nothing.
+    sp.handle_datagram(now, li_fabric(1), sp_fabric(), &ack(&mut line, 0))
+        .unwrap();
+    assert_eq!(sp.acked_version(li_fabric(1)), Some(current));
+    assert!(
+        std::iter::from_fn(|| sp.poll_transmit()).all(|t| t.dst != li_fabric(1)),
+        "no push"
+    );
+    assert_eq!(sp.stats().fabric_refused, 0);
+}
