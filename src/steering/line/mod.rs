@@ -49,9 +49,8 @@
 //! [`LineStats::fabric_refused`], and changes nothing; an authentic switch processor message
 //! refused only because it names another incarnation of this line interface (one sealed before
 //! its restart, or by a switch processor that does not know this incarnation yet,
-//! [`AuthError::StaleIncarnation`](crate::steering::AuthError::StaleIncarnation)) is answered
-//! with a sealed `TableAck` of the version held, so the switch processor learns the
-//! incarnation and pushes the table again.
+//! [`AuthError::StaleIncarnation`]) is answered with a sealed `TableAck` of the version held,
+//! so the switch processor learns the incarnation and pushes the table again.
 //!
 //! It keeps no per-session state. **Its one timer is the hello**: while its table is version 0
 //! (it is new, or restarted, and holds no table), it sends the switch processor a sealed
