@@ -683,12 +683,23 @@ pub fn steering_switch(start: Instant, data: &[u8]) {
     let mut sealers = [LINE_NODE, NodeId(11), NodeId(12), NodeId(13), NodeId(99)]
         .map(|n| FabricSealer::new(&fuzz_key(), n, 1));
     let mut version = 0;
+    // The line interface's incarnation (it restarts on some TableAcks, below).
+    let mut line_incarnation = 1;
     let mut rest = data;
     while let Some((&op, tail)) = rest.split_first() {
         let (&a, tail) = tail.split_first().unwrap_or((&0, &[]));
         let (&b, tail) = tail.split_first().unwrap_or((&0, &[]));
         rest = tail;
         let i = usize::from(a) % senders.len();
+        // A TableAck from the line interface under a new incarnation: it restarted, and says
+        // which table it holds; the switch processor takes that version, even when lower.
+        let restarted_line = op % 8 == 3 && i == 0 && a & 0x40 != 0;
+        if restarted_line {
+            line_incarnation += 1;
+            if let Some(s) = sealers.get_mut(0) {
+                *s = FabricSealer::new(&fuzz_key(), LINE_NODE, line_incarnation);
+            }
+        }
         let from = senders[i];
         let to = addr(0, 100, 4000);
         let timeout = op % 8 == 5;
@@ -746,7 +757,17 @@ pub fn steering_switch(start: Instant, data: &[u8]) {
             (_, None) => None,
         };
         if let Some(m) = msg {
-            let _ = sp.handle_datagram(now, from, to, &m);
+            let r = sp.handle_datagram(now, from, to, &m);
+            if let (true, Ok(FabricMessage::TableAck { version: acked })) =
+                (restarted_line, FabricMessage::inspect(&m))
+            {
+                assert!(r.is_ok(), "a restarted line interface's TableAck: {r:?}");
+                assert_eq!(
+                    sp.acked_version(from),
+                    Some(acked.min(sp.table_version())),
+                    "the version a restarted line interface holds"
+                );
+            }
         }
         // After a timeout a table may change after a message went out (several timers run): the
         // ranges' VIDs are checked against the table after one datagram only.
