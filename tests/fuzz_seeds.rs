@@ -844,7 +844,7 @@ fn processor_seeds(c: &mut Corpora) {
         },
     }
     .to_vec();
-    // Unsealed (operation 0: refused, fabric version 4), then sealed by the harness as the
+    // Unsealed (operation 0: refused, fabric version 5), then sealed by the harness as the
     // switch processor (operation 0x40: taken).
     for op in [0, 0x40] {
         s.extend_from_slice(&[op, len8(&sync)]);

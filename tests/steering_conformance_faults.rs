@@ -62,7 +62,7 @@ fn switch_cfg(seed: u64) -> SwitchConfig {
     c
 }
 
-/// `m` as the switch processor sends it to processor 11 (fabric version 4).
+/// `m` as the switch processor sends it to processor 11 (fabric version 5).
 fn from_switch(m: &FabricMessage<'_>) -> Vec<u8> {
     common::steering::from_switch(b"conformance cluster key", 11, m)
 }
@@ -85,6 +85,16 @@ fn proc_cfg() -> ProcessorConfig {
 fn line_cfg() -> LineConfig {
     let key = ClusterKey::new(b"conformance cluster key");
     LineConfig::new(sa(LINE), sa(SWITCH), layout(), NodeId(2), key)
+}
+
+/// A line interface holding a table (version 1) in which no processor holds a VID: one holding
+/// no table yet answers nothing for an unknown VID (it cannot know it is unknown, see
+/// `telcp::steering::line`).
+fn line_with_table(t0: Instant) -> LineInterface {
+    let mut li = LineInterface::new(line_cfg(), t0).unwrap();
+    assert!(li.apply_update(1, &[]));
+    while li.poll_event().is_some() {}
+    li
 }
 
 /// The GTP datagrams a machine's output holds (the payloads of fabric Transmits), as
@@ -512,7 +522,7 @@ fn fault_13_switch_does_not_direct_or_answer_messages_with_unknown_required_exte
 #[test]
 fn fault_13_line_notifies_instead_of_answering_non_existent() {
     let t0 = Instant::now();
-    let mut li = LineInterface::new(line_cfg(), t0).unwrap();
+    let mut li = line_with_table(t0);
     let teid = layout()
         .compose(VirtualId::new(9).unwrap(), None, 1)
         .unwrap();
@@ -602,7 +612,7 @@ fn fault_17_extension_header_notification_flood_is_bounded() {
     assert_eq!(sp.stats().extension_headers_notifications, 20);
     assert_eq!(sp.stats().extension_headers_suppressed, 1980);
 
-    let mut li = LineInterface::new(line_cfg(), t0).unwrap();
+    let mut li = line_with_table(t0);
     let teid = layout()
         .compose(VirtualId::new(9).unwrap(), None, 1)
         .unwrap();

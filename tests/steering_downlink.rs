@@ -299,7 +299,7 @@ fn s(a: &str) -> SocketAddr {
 /// Sessions per (VID, backup VID) slice of [`small_processor`]'s pool.
 const SLICE: u32 = 15;
 
-/// `m` as the switch processor sends it to processor 11 (fabric version 4).
+/// `m` as the switch processor sends it to processor 11 (fabric version 5).
 fn from_switch(m: &FabricMessage<'_>) -> Vec<u8> {
     common::steering::from_switch(b"downlink cluster key", 11, m)
 }

@@ -92,3 +92,47 @@ fn line_harness_answers_requests_naming_no_vid() {
         }
     }
 }
+
+/// Regression (session 53, found by `line_harness_on_random_and_gtp_input`): the line harness
+/// seals every kind the input names for another incarnation of the line interface; a handshake
+/// kind (VidRequest, TableAck) is admitted whatever incarnation it names and refused as a kind
+/// the line interface does not take, not as `StaleIncarnation`. One message of each kind, odd
+/// and even lengths (the harness names incarnation 2 or 0 by the parity).
+#[test]
+fn line_harness_on_each_kind_sealed_for_another_incarnation() {
+    use std::borrow::Cow;
+    use std::net::SocketAddr;
+    use telcp::health::NodeId;
+    use telcp::steering::VirtualId;
+    let a: SocketAddr = "192.0.2.1:2152".parse().unwrap();
+    let kinds = [
+        FabricMessage::VidRequest {
+            processor: NodeId(11),
+            incarnation: 1,
+            current: None,
+        },
+        FabricMessage::VidAssign {
+            processor: NodeId(11),
+            incarnation: 1,
+            vid: VirtualId::new(1).unwrap(),
+        },
+        FabricMessage::TableUpdate {
+            version: 9,
+            entries: vec![],
+        },
+        FabricMessage::TableAck { version: 3 },
+        FabricMessage::Transmit {
+            from: a,
+            to: a,
+            data: Cow::Borrowed(b"x"),
+        },
+        FabricMessage::PurgeAck { id: 7 },
+    ];
+    for m in kinds {
+        let b = m.to_vec();
+        telcp::harness::steering::steering_line(std::time::Instant::now(), &b);
+        let mut odd = b.clone();
+        odd.push(0);
+        telcp::harness::steering::steering_line(std::time::Instant::now(), &odd);
+    }
+}

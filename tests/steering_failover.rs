@@ -553,6 +553,104 @@ fn a_restarted_switch_processor_relearns_vids_and_sessions() {
     );
 }
 
+/// A switch processor restarts (incarnation 2) in a gateway of two line interfaces and four
+/// processors, with loss, over several seeds. It knows no line interface's incarnation: the
+/// tables it pushes name none, the line interfaces refuse them and acknowledge the tables they
+/// hold, and it pushes again sealed for them; the processors learn its incarnation from its
+/// heartbeats and VID assignments and announce every session again. Within a few seconds each
+/// line interface holds a table of the new incarnation (versions from `2 << 32`), acknowledged,
+/// every session is known again (the processors' Syncs were taken), the sessions are served,
+/// and a new set-up is placed (placement needs the line interfaces' acknowledgements).
+#[test]
+fn after_a_switch_processor_restart_lines_and_processors_resume_over_seeds() {
+    for seed in [3, 21, 47] {
+        let mut gw = Gateway::new(seed, 0.05, 2);
+        gw.create_sessions(12);
+        gw.settle();
+        gw.sim.crash(gw.sp);
+        gw.sim.run_for(Duration::from_millis(300));
+        let mut cfg = switch_config(&[li_fabric(1), li_fabric(2)]);
+        cfg.incarnation = 2;
+        let now = gw.sim.now();
+        gw.sim
+            .restart(gw.sp, Box::new(SwitchProcessor::new(cfg, now).unwrap()));
+        let (sp, lines) = (gw.sp, gw.lines.clone());
+        let ok = gw
+            .sim
+            .run_until_cond(Duration::from_millis(50), Duration::from_secs(10), |s| {
+                let sp = s.node::<SwitchProcessor>(sp);
+                sp.session_count() == 12
+                    && lines.iter().enumerate().all(|(i, l)| {
+                        let v = s.node::<LineInterface>(*l).table().version();
+                        v >> 32 == 2
+                            && v == sp.table_version()
+                            && sp.acked_version(li_fabric(i as u8 + 1)) == Some(v)
+                    })
+            });
+        assert!(
+            ok,
+            "seed {seed}: sessions {}, tables {:?}, switch {}",
+            gw.sp().session_count(),
+            (0..2)
+                .map(|i| gw.line(i).table().version())
+                .collect::<Vec<_>>(),
+            gw.sp().table_version()
+        );
+        gw.update_sessions(0..12, Duration::from_millis(5));
+        gw.sim.run_for(Duration::from_secs(3));
+        let sgsn = gw.sim.node::<Sgsn>(gw.sgsn);
+        assert!(
+            sgsn.sessions.iter().all(|s| s.updates_ok == 1),
+            "seed {seed}: every session served after the restart"
+        );
+        let now = gw.sim.now();
+        let idx = gw.sgsn().create(now, "001015555555555", 5);
+        gw.sim.run_for(Duration::from_secs(2));
+        let s = gw.sim.node::<Sgsn>(gw.sgsn).sessions[idx].clone();
+        assert_eq!(s.created, Some(Cause::REQUEST_ACCEPTED), "seed {seed}");
+    }
+}
+
+// ---------------------------------------------------------------- line interface restart
+
+/// A line interface restarts (same node id, incarnation 2) while the switch processor's table
+/// stays as it was. It holds no table: a G-PDU of a live session is dropped, and draws no Error
+/// Indication (TS 29.281 section 7.3.1: the peer would delete the context, which exists). Its
+/// hello brings back the switch processor's current table within a few hello intervals (1 s),
+/// and the session's G-PDUs reach its processor again.
+#[test]
+fn a_restarted_line_interface_gets_its_table_back_and_answers_nothing_before() {
+    use common::gtp::Gw;
+    use telcp::steering::line::DropReason;
+    let mut gw = Gw::new();
+    let r = gw.create("001010000000042", 1, 0x5555);
+    let teid = r.u32_ie(16).expect("TEID Data I");
+    let before = gw.user_packets();
+    let ue = std::net::Ipv4Addr::new(10, 0, 0, 9);
+    let packet = g_pdu(teid, &common::sgsn::inner_ipv4(ue, b"ping"));
+    assert!(gw.u(&packet).is_empty());
+    assert_eq!(gw.user_packets(), before + 1);
+    let version = gw.sp.table_version();
+    gw.restart_line(2);
+    let out = gw.u(&packet);
+    assert!(out.is_empty(), "no Error Indication: {out:?}");
+    assert_eq!(gw.line.stats().drops(DropReason::UnknownVid), 1);
+    assert_eq!(gw.line.stats().error_indications, 0);
+    assert_eq!(gw.user_packets(), before + 1);
+    gw.advance(Duration::from_secs(3));
+    assert_eq!(gw.sp.table_version(), version, "the table did not change");
+    assert_eq!(gw.line.table().version(), version, "the table is back");
+    assert_eq!(gw.sp.acked_version(gw.line_fabric()), Some(version));
+    assert_eq!(gw.line.poll_timeout(), None, "no hello left");
+    assert!(gw.u(&packet).is_empty());
+    assert_eq!(
+        gw.user_packets(),
+        before + 2,
+        "steered to its processor again"
+    );
+    assert_eq!(gw.line.stats().fabric_refused, 0);
+}
+
 // ---------------------------------------------------------------- repeated set-ups
 
 #[test]

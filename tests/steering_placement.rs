@@ -196,7 +196,7 @@ fn claim_5_versioned_tables_reach_every_line_interface() {
     gw.sim.inject(
         sp_fabric(),
         lf,
-        sealer(1).seal(telcp::steering::fabric::LINE_INTERFACES, &stale),
+        sealer(1).seal(telcp::steering::fabric::LINE_INTERFACES, 1, &stale),
     );
     gw.sim.run_for(Duration::from_millis(50));
     assert_eq!(gw.line(0).table().version(), v);
@@ -521,7 +521,7 @@ struct Bench {
     /// The datagrams sent out through the line interfaces (`Transmit`), in order.
     out: Vec<Vec<u8>>,
     /// The sealers of the processors (by id) and of the line interfaces (node 100 + index),
-    /// fabric version 4.
+    /// fabric version 5.
     sealers: HashMap<u32, telcp::steering::fabric::FabricSealer>,
     /// The outside destination of each of `out`.
     out_to: Vec<std::net::SocketAddr>,
@@ -631,7 +631,7 @@ impl Bench {
         self.sealers
             .entry(node)
             .or_insert_with(|| sealer(node))
-            .seal(HealthId(1), msg)
+            .seal(HealthId(1), 1, msg)
     }
 
     /// Whether line interface `line` acknowledges the table updates it is sent from now on.

@@ -1,8 +1,10 @@
-//! The steering fabric's control messages are authenticated (fabric version 4,
+//! The steering fabric's control messages are authenticated (fabric version 5,
 //! `src/steering/fabric.rs`): the engineering bar's "only authenticated bytes may decide state".
 //! A message that can decide state (a table, a VID, a replicated copy) is taken only sealed by
 //! its sender with the fabric's AES-128-CMAC key (derived from the cluster key, RFC 4493), for
-//! its receiver, with a packet number fresh in that sender's replay window; one that arrives
+//! its receiver in the receiver's incarnation (so not after the receiver restarted), from the
+//! switch processor's address when the switch processor sealed it, with a packet number fresh
+//! in that sender's replay window; one that arrives
 //! unsealed, with a bad MAC (a wrong key, an altered octet), or again (a replay) is refused with
 //! `InputError::NotAuthorized`, counted in `fabric_refused`, and changes nothing. The source
 //! address alone, which anyone on the fabric can forge, decides nothing.
@@ -51,18 +53,18 @@ fn table(v2: VidState) -> Vec<TableEntry> {
 fn forgeries(msg: &FabricMessage<'_>, receiver: HealthId, genuine: &[u8]) -> Vec<Vec<u8>> {
     let mut wrong = FabricSealer::new(&wrong_key(), HealthId(1), 1);
     let mut body = genuine.to_vec();
-    body[30] ^= 0x01;
+    body[32] ^= 0x01;
     let mut mac = genuine.to_vec();
     *mac.last_mut().unwrap() ^= 0x80;
-    vec![msg.to_vec(), wrong.seal(receiver, msg), body, mac]
+    vec![msg.to_vec(), wrong.seal(receiver, 1, msg), body, mac]
 }
 
 /// [`forgeries`] of `msg` for processor `to`, and `msg` sealed by the switch processor for
 /// processor `other` (another receiver).
 fn forgeries_for(msg: &FabricMessage<'_>, to: u32, other: u32) -> Vec<Vec<u8>> {
-    let genuine = sealer(1).seal(HealthId(to), msg);
+    let genuine = sealer(1).seal(HealthId(to), 1, msg);
     let mut all = forgeries(msg, HealthId(to), &genuine);
-    all.push(sealer(1).seal(HealthId(other), msg));
+    all.push(sealer(1).seal(HealthId(other), 1, msg));
     all
 }
 
@@ -77,7 +79,7 @@ fn line_with_table(now: Instant, switch: &mut FabricSealer) -> LineInterface {
         version: 5,
         entries: table(VidState::Up),
     };
-    let sealed = switch.seal(LINE_INTERFACES, &update);
+    let sealed = switch.seal(LINE_INTERFACES, 1, &update);
     li.handle_datagram(now, sp_fabric(), li_fabric(1), &sealed)
         .unwrap();
     assert_eq!(li.table().version(), 5);
@@ -118,7 +120,7 @@ fn a_forged_table_update_from_the_switch_address_is_refused_and_the_table_unchan
         ],
     };
     // The genuine message the octets are flipped in goes to another line interface.
-    let genuine = sealer(1).seal(LINE_INTERFACES, &forged);
+    let genuine = sealer(1).seal(LINE_INTERFACES, 1, &forged);
     for (i, bytes) in forgeries(&forged, LINE_INTERFACES, &genuine)
         .iter()
         .enumerate()
@@ -151,7 +153,7 @@ fn a_forged_table_update_from_the_switch_address_is_refused_and_the_table_unchan
         version: 6,
         entries: table(VidState::Down),
     };
-    let sealed = switch.seal(LINE_INTERFACES, &next);
+    let sealed = switch.seal(LINE_INTERFACES, 1, &next);
     li.handle_datagram(now, sp_fabric(), li_fabric(1), &sealed)
         .unwrap();
     assert_eq!(li.table().state(vid(2)), Some(VidState::Down));
@@ -168,7 +170,7 @@ fn a_replayed_table_update_is_refused_and_changes_nothing() {
         version: 5,
         entries: table(VidState::Up),
     };
-    let captured = switch.seal(LINE_INTERFACES, &update);
+    let captured = switch.seal(LINE_INTERFACES, 1, &update);
     li.handle_datagram(now, sp_fabric(), li_fabric(1), &captured)
         .unwrap();
     while li.poll_transmit().is_some() {}
@@ -225,7 +227,7 @@ fn a_forged_vid_assign_from_the_switch_address_is_refused_and_the_vid_unchanged(
         incarnation: 1,
         vid: vid(4),
     };
-    let sealed = sealer(1).seal(HealthId(11), &assign);
+    let sealed = sealer(1).seal(HealthId(11), 1, &assign);
     p.handle_datagram(now, sp_fabric(), p_fabric(11), &sealed)
         .unwrap();
     assert_eq!(p.vid(), Some(vid(4)));
@@ -243,7 +245,7 @@ fn backup(now: Instant, switch: &mut FabricSealer) -> Processor {
         now,
         sp_fabric(),
         p_fabric(12),
-        &switch.seal(HealthId(12), &assign),
+        &switch.seal(HealthId(12), 1, &assign),
     )
     .unwrap();
     assert_eq!(p.vid(), Some(vid(2)));
@@ -300,7 +302,7 @@ fn a_forged_sync_from_the_switch_address_is_refused_and_no_copy_is_stored() {
         );
     }
     // The switch processor's relay of it is taken.
-    let sealed = switch.seal(HealthId(12), &forged);
+    let sealed = switch.seal(HealthId(12), 1, &forged);
     p.handle_datagram(now, sp_fabric(), p_fabric(12), &sealed)
         .unwrap();
     assert!(p.has_session(teid));
@@ -318,7 +320,7 @@ fn a_replayed_sync_does_not_bring_back_a_deleted_session() {
         delete: false,
         record: record(1),
     };
-    let captured = switch.seal(HealthId(12), &upsert);
+    let captured = switch.seal(HealthId(12), 1, &upsert);
     p.handle_datagram(now, sp_fabric(), p_fabric(12), &captured)
         .unwrap();
     assert!(p.has_session(teid));
@@ -330,7 +332,7 @@ fn a_replayed_sync_does_not_bring_back_a_deleted_session() {
         now,
         sp_fabric(),
         p_fabric(12),
-        &switch.seal(HealthId(12), &delete),
+        &switch.seal(HealthId(12), 1, &delete),
     )
     .unwrap();
     assert!(!p.has_session(teid));
@@ -365,7 +367,7 @@ fn a_sealed_message_from_an_unknown_sender_is_refused() {
         entries: table(VidState::Up),
     };
     // Processor 11 holds the key, but a line interface takes tables from the switch alone.
-    let sealed = sealer(11).seal(LINE_INTERFACES, &update);
+    let sealed = sealer(11).seal(LINE_INTERFACES, 1, &update);
     let r = li.handle_datagram(now, sp_fabric(), li_fabric(1), &sealed);
     assert_eq!(
         r,
@@ -418,4 +420,290 @@ fn the_sealed_fabric_refuses_none_of_the_gateways_own_messages() {
     for id in PROCS.iter().filter(|id| **id != 12) {
         assert_eq!(gw.proc(*id).stats().fabric_refused, 0, "processor {id}");
     }
+}
+
+// ---------------------------------------------------------------- fabric version 5: restarts
+
+/// The receiver's incarnation a sealed fabric datagram names (octets 27-30), read by opening it
+/// with the gateway's key.
+fn named_incarnation(bytes: &[u8]) -> Option<u32> {
+    sealer(99).open(bytes).ok()?.seal.map(|(_, _, named)| named)
+}
+
+/// A TableUpdate the switch processor sealed for a line interface before it restarted,
+/// captured and sent again to the restarted line interface (same node id, incarnation 2, its
+/// replay window empty), is refused: it names incarnation 1. The refusal is counted, the table
+/// stays empty (version 0), and the line interface answers with a TableAck of the table it
+/// holds (version 0), for the switch processor to push it the current one; that push, sealed
+/// for incarnation 2, is taken.
+#[test]
+fn a_table_update_captured_before_a_line_interface_restarts_is_refused_after() {
+    let now = Instant::now();
+    let mut switch = sealer(1);
+    let update = FabricMessage::TableUpdate {
+        version: 5,
+        entries: table(VidState::Up),
+    };
+    let captured = switch.seal(LINE_INTERFACES, 1, &update);
+    let mut li = LineInterface::new(line_config(1), now).unwrap();
+    li.handle_datagram(now, sp_fabric(), li_fabric(1), &captured)
+        .unwrap();
+    assert_eq!(li.table().version(), 5, "genuine for incarnation 1");
+    // The line interface restarts: same node id, incarnation 2.
+    let mut c = line_config(1);
+    c.incarnation = 2;
+    let mut li = LineInterface::new(c, now).unwrap();
+    let r = li.handle_datagram(now, sp_fabric(), li_fabric(1), &captured);
+    assert_eq!(
+        r,
+        Err(InputError::NotAuthorized(AuthError::StaleIncarnation {
+            named: 1
+        }))
+    );
+    assert_eq!(li.table().version(), 0, "the old table is not installed");
+    assert_eq!(li.stats().fabric_refused, 1);
+    assert_eq!(li.stats().updates_applied, 0);
+    assert!(li.poll_event().is_none());
+    let ack = li.poll_transmit().expect("the table held is acknowledged");
+    assert_eq!(ack.dst, sp_fabric());
+    assert_eq!(
+        FabricMessage::inspect(&ack.payload),
+        Ok(FabricMessage::TableAck { version: 0 })
+    );
+    assert!(li.poll_transmit().is_none());
+    // The switch processor's push for incarnation 2 is taken.
+    let fresh = switch.seal(LINE_INTERFACES, 2, &update);
+    li.handle_datagram(now, sp_fabric(), li_fabric(1), &fresh)
+        .unwrap();
+    assert_eq!(li.table().version(), 5);
+}
+
+/// A Directed set-up (a Create PDP Context Request, TS 29.060 section 7.3.1) and a Sync the
+/// switch processor sealed for processor 12 before it restarted, captured and sent again to
+/// the restarted processor (same slot, incarnation 2, its VID assigned again, its replay window
+/// holding packet numbers above the captured ones but within 64), are refused: they name
+/// incarnation 1. Nothing is set up, no copy stored, nothing sent, each refusal counted.
+#[test]
+fn a_setup_or_sync_captured_before_a_processor_restarts_is_refused_after() {
+    use common::gtp::{create_ies, create_request};
+    let now = Instant::now();
+    let mut switch = sealer(1);
+    let mut before = backup(now, &mut switch);
+    let directed = FabricMessage::Directed {
+        backup: Some(vid(1)),
+        from: sa(SGSN_IP, 2123),
+        to: sa(GW_IP, 2123),
+        data: std::borrow::Cow::Owned(create_request(1, &create_ies("001010000000099", 0x1234))),
+    };
+    let sync = FabricMessage::Sync {
+        delete: false,
+        record: record(1),
+    };
+    let captured = [
+        switch.seal(HealthId(12), 1, &directed),
+        switch.seal(HealthId(12), 1, &sync),
+    ];
+    // Genuine: processor 12 in incarnation 1 sets the session up and stores the copy.
+    for bytes in &captured {
+        before
+            .handle_datagram(now, sp_fabric(), p_fabric(12), bytes)
+            .unwrap();
+    }
+    assert_eq!(before.session_count(), 1);
+    assert_eq!(before.shadow_count(), 1);
+    // Processor 12 restarts (incarnation 2) and gets its VID again.
+    let mut p = Processor::new(processor_config(12, 2), now).unwrap();
+    let assign = FabricMessage::VidAssign {
+        processor: HealthId(12),
+        incarnation: 2,
+        vid: vid(2),
+    };
+    p.handle_datagram(
+        now,
+        sp_fabric(),
+        p_fabric(12),
+        &switch.seal(HealthId(12), 2, &assign),
+    )
+    .unwrap();
+    assert_eq!(p.vid(), Some(vid(2)));
+    while p.poll_transmit().is_some() {}
+    while p.poll_event().is_some() {}
+    for (i, bytes) in captured.iter().enumerate() {
+        let r = p.handle_datagram(now, sp_fabric(), p_fabric(12), bytes);
+        assert_eq!(
+            r,
+            Err(InputError::NotAuthorized(AuthError::StaleIncarnation {
+                named: 1
+            })),
+            "replay {i}"
+        );
+        assert_eq!(
+            p.stats().fabric_refused,
+            i as u64 + 1,
+            "replay {i}: counted"
+        );
+    }
+    assert_eq!(p.session_count(), 0, "no session set up anew");
+    assert_eq!(p.shadow_count(), 0, "no copy stored");
+    assert!(!p.has_session(record(1).teid));
+    assert!(p.poll_transmit().is_none(), "nothing sent");
+    assert!(p.poll_event().is_none());
+}
+
+/// A sealed message is refused as untrusted when it comes from an address other than the
+/// switch processor's, before its packet number is looked at: the genuine message, delivered
+/// first from another address (a processor's, a forged source) and then from the switch
+/// processor's, is taken the second time (at a processor: a VID assignment; at a line
+/// interface: a table). Each refusal is counted.
+#[test]
+fn a_genuine_message_first_sent_from_another_address_is_taken_from_the_switch_address() {
+    let now = Instant::now();
+    let mut p = asking_processor(11, now);
+    let assign = FabricMessage::VidAssign {
+        processor: HealthId(11),
+        incarnation: 1,
+        vid: vid(4),
+    };
+    let sealed = sealer(1).seal(HealthId(11), 1, &assign);
+    let r = p.handle_datagram(now, p_fabric(13), p_fabric(11), &sealed);
+    assert_eq!(
+        r,
+        Err(InputError::Untrusted(
+            telcp::steering::FabricKind::VidAssign
+        ))
+    );
+    assert_eq!(p.stats().fabric_refused, 1);
+    assert_eq!(p.vid(), None);
+    p.handle_datagram(now, sp_fabric(), p_fabric(11), &sealed)
+        .unwrap();
+    assert_eq!(p.vid(), Some(vid(4)));
+
+    let mut li = LineInterface::new(line_config(1), now).unwrap();
+    let update = FabricMessage::TableUpdate {
+        version: 5,
+        entries: table(VidState::Up),
+    };
+    let sealed = sealer(1).seal(LINE_INTERFACES, 1, &update);
+    let r = li.handle_datagram(now, p_fabric(11), li_fabric(1), &sealed);
+    assert_eq!(
+        r,
+        Err(InputError::Untrusted(
+            telcp::steering::FabricKind::TableUpdate
+        ))
+    );
+    assert_eq!(li.stats().fabric_refused, 1);
+    assert_eq!(li.table().version(), 0);
+    assert!(li.poll_transmit().is_none(), "not acknowledged");
+    li.handle_datagram(now, sp_fabric(), li_fabric(1), &sealed)
+        .unwrap();
+    assert_eq!(li.table().version(), 5);
+}
+
+/// A line interface holding no table (version 0) says so to the switch processor: a sealed
+/// TableAck of version 0 at its first timeout and every `hello_interval` after (200 ms here),
+/// naming the switch processor's incarnation it knows (0: none yet). Once it holds a table it
+/// has no timer left, and its acknowledgement names the incarnation of the switch processor
+/// that sealed the table.
+#[test]
+fn a_line_interface_without_a_table_says_so_every_hello_interval_until_it_holds_one() {
+    let t0 = Instant::now();
+    let interval = line_config(1).hello_interval;
+    let mut li = LineInterface::new(line_config(1), t0).unwrap();
+    assert_eq!(li.poll_timeout(), Some(t0));
+    let hello = |li: &mut LineInterface| {
+        let t = li.poll_transmit().expect("a hello");
+        assert!(li.poll_transmit().is_none());
+        assert_eq!(t.dst, sp_fabric());
+        assert_eq!(
+            FabricMessage::inspect(&t.payload),
+            Ok(FabricMessage::TableAck { version: 0 })
+        );
+        named_incarnation(&t.payload)
+    };
+    li.handle_timeout(t0);
+    assert_eq!(
+        hello(&mut li),
+        Some(0),
+        "the switch processor not known yet"
+    );
+    assert_eq!(li.poll_timeout(), Some(t0 + interval));
+    li.handle_timeout(t0 + interval / 2);
+    assert!(li.poll_transmit().is_none(), "not due yet");
+    li.handle_timeout(t0 + interval);
+    assert_eq!(hello(&mut li), Some(0));
+    assert_eq!(li.poll_timeout(), Some(t0 + 2 * interval));
+    // The switch processor (incarnation 3) pushes a table: taken, acknowledged, no more hellos.
+    let mut switch = FabricSealer::new(&key(), HealthId(1), 3);
+    let update = FabricMessage::TableUpdate {
+        version: 5,
+        entries: table(VidState::Up),
+    };
+    let sealed = switch.seal(LINE_INTERFACES, 1, &update);
+    li.handle_datagram(t0 + interval, sp_fabric(), li_fabric(1), &sealed)
+        .unwrap();
+    let ack = li.poll_transmit().expect("acknowledged");
+    assert_eq!(
+        FabricMessage::inspect(&ack.payload),
+        Ok(FabricMessage::TableAck { version: 5 })
+    );
+    assert_eq!(named_incarnation(&ack.payload), Some(3));
+    assert_eq!(li.poll_timeout(), None);
+    li.handle_timeout(t0 + 10 * interval);
+    assert!(li.poll_transmit().is_none());
+}
+
+/// The switch processor learns a line interface's incarnation from its acknowledgements. A
+/// TableAck under a higher incarnation than it knew (a line interface new, or restarted, says
+/// which table it holds) sets the version it acknowledged even when lower (0), and the current
+/// table goes to it at once, sealed for that incarnation; within one incarnation the version
+/// acknowledged only rises.
+#[test]
+fn a_switch_processor_pushes_its_table_at_once_to_a_restarted_line_interface() {
+    use telcp::steering::SwitchProcessor;
+    let now = Instant::now();
+    let mut sp = SwitchProcessor::new(switch_config(&[li_fabric(1)]), now).unwrap();
+    while sp.poll_transmit().is_some() {}
+    let current = sp.table_version();
+    // The one fabric datagram to the line interface the switch processor queued: the table it
+    // pushed (its version) and the receiver incarnation it names.
+    let pushed = |sp: &mut SwitchProcessor| {
+        let out: Vec<_> = std::iter::from_fn(|| sp.poll_transmit())
+            .filter(|t| t.dst == li_fabric(1))
+            .collect();
+        assert_eq!(out.len(), 1, "one push: {out:?}");
+        let version = match FabricMessage::inspect(&out[0].payload) {
+            Ok(FabricMessage::TableUpdate { version, .. }) => version,
+            m => panic!("not a table: {m:?}"),
+        };
+        (version, named_incarnation(&out[0].payload))
+    };
+    let ack = |line: &mut FabricSealer, version: u64| {
+        line.seal(HealthId(1), 1, &FabricMessage::TableAck { version })
+    };
+    // Line interface node 2, incarnation 1: its hello.
+    let mut line = sealer(2);
+    sp.handle_datagram(now, li_fabric(1), sp_fabric(), &ack(&mut line, 0))
+        .unwrap();
+    assert_eq!(pushed(&mut sp), (current, Some(1)));
+    sp.handle_datagram(now, li_fabric(1), sp_fabric(), &ack(&mut line, current))
+        .unwrap();
+    assert_eq!(sp.acked_version(li_fabric(1)), Some(current));
+    // It restarts: incarnation 2, table version 0.
+    let mut line = FabricSealer::new(&key(), HealthId(2), 2);
+    sp.handle_datagram(now, li_fabric(1), sp_fabric(), &ack(&mut line, 0))
+        .unwrap();
+    assert_eq!(sp.acked_version(li_fabric(1)), Some(0), "it holds no table");
+    assert_eq!(pushed(&mut sp), (current, Some(2)), "pushed at once");
+    sp.handle_datagram(now, li_fabric(1), sp_fabric(), &ack(&mut line, current))
+        .unwrap();
+    assert_eq!(sp.acked_version(li_fabric(1)), Some(current));
+    // Within incarnation 2, a lower version acknowledged changes nothing.
+    sp.handle_datagram(now, li_fabric(1), sp_fabric(), &ack(&mut line, 0))
+        .unwrap();
+    assert_eq!(sp.acked_version(li_fabric(1)), Some(current));
+    assert!(
+        std::iter::from_fn(|| sp.poll_transmit()).all(|t| t.dst != li_fabric(1)),
+        "no push"
+    );
+    assert_eq!(sp.stats().fabric_refused, 0);
 }

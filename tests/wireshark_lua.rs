@@ -147,7 +147,8 @@ fn each_protocol_shows_the_fields_the_codec_wrote_and_flags_what_is_malformed() 
     let good = hb.to_bytes(&key);
     let mut short = good.to_vec();
     short.truncate(good.len() - 1);
-    // A TableAck sealed by line interface 2 for the switch processor (fabric version 4).
+    // A TableAck sealed by line interface 2 for the switch processor (node 1) in its
+    // incarnation 3 (fabric version 5).
     let fabric = telcp::steering::fabric::FabricSealer::new(
         &telcp::health::ClusterKey::new(b"wireshark fabric test key"),
         telcp::health::NodeId(2),
@@ -155,6 +156,7 @@ fn each_protocol_shows_the_fields_the_codec_wrote_and_flags_what_is_malformed() 
     )
     .seal(
         telcp::health::NodeId(1),
+        3,
         &telcp::steering::fabric::FabricMessage::TableAck { version: 77 },
     );
     let mut fabric_long = fabric.clone();
@@ -185,6 +187,7 @@ fn each_protocol_shows_the_fields_the_codec_wrote_and_flags_what_is_malformed() 
         "telcp_hb.address",
         "telcp_vf.kind",
         "telcp_vf.table_version",
+        "telcp_vf.receiver_incarnation",
         "_ws.expert.message",
     ];
     let mut args = vec!["-r", p, "-T", "fields", "-E", "separator=|"];
@@ -197,9 +200,9 @@ fn each_protocol_shows_the_fields_the_codec_wrote_and_flags_what_is_malformed() 
     };
     let rows: Vec<&str> = out.lines().collect();
     assert_eq!(rows.len(), 4, "{out}");
-    assert_eq!(rows[0], "7|3|30|3|42|10.1.2.3|||", "{out}");
+    assert_eq!(rows[0], "7|3|30|3|42|10.1.2.3||||", "{out}");
     assert!(rows[1].ends_with("|Malformed telcp heartbeat"), "{out}");
-    assert_eq!(rows[2], "||||||4|77|", "{out}");
+    assert_eq!(rows[2], "||||||4|77|3|", "{out}");
     assert!(
         rows[3].ends_with("|Malformed telcp fabric message"),
         "{out}"

@@ -4,7 +4,7 @@
 --   telcp_mc   Mobile IP virtual Home Agent cluster messages (src/mip/cluster.rs): magic FE 4D 43
 --   telcp_lr   virtual LNS replication (src/l2tp/lns/replicate.rs): magic FE 4C 32; the envelope,
 --              batch sequence and item count dissected, the records shown as bytes
---   telcp_vf   steering switch-fabric messages (src/steering/fabric.rs), version 4: sealed in
+--   telcp_vf   steering switch-fabric messages (src/steering/fabric.rs), version 5: sealed in
 --              the envelope with magic FE 56 46 (AES-128-CMAC; every kind but Packet and
 --              Transmit), or unsealed with magic 56 46 ("VF"; Packet and Transmit)
 --   telcp_avp  the L2TP load-redirection vendor AVPs (src/l2tp/wire/avp): LoadBalanceCapable (1)
@@ -381,6 +381,8 @@ local vff = {
     sender = ProtoField.uint32("telcp_vf.sender", "Sender node"),
     pn = ProtoField.uint64("telcp_vf.packet_number", "Packet number"),
     receiver = ProtoField.uint32("telcp_vf.receiver", "Receiver node (4294967295: every line interface)"),
+    rincarnation = ProtoField.uint32("telcp_vf.receiver_incarnation",
+                                     "Receiver incarnation (0: not known to the sender)"),
     mac = ProtoField.bytes("telcp_vf.mac", "AES-128-CMAC (not verified)"),
     recovery = ProtoField.uint32("telcp_vf.recovery", "Restart value (Recovery)"),
     processor = ProtoField.uint32("telcp_vf.processor", "Processor"),
@@ -434,8 +436,9 @@ local function vf_datagram(r, tvb, pinfo, tree, root, limit)
     end
 end
 
--- A sealed message (magic FE 56 46): the envelope (src/replica/envelope.rs), the receiver, the
--- body up to the 16-octet AES-128-CMAC; an unsealed one (magic 56 46): version, kind, body.
+-- A sealed message (magic FE 56 46): the envelope (src/replica/envelope.rs), the receiver and
+-- its incarnation, the body up to the 16-octet AES-128-CMAC; an unsealed one (magic 56 46):
+-- version, kind, body.
 local function dissect_vf(tvb, pinfo, root, sealed)
     pinfo.cols.protocol = "telcp-VF"
     local t, limit, kind, r
@@ -443,6 +446,7 @@ local function dissect_vf(tvb, pinfo, root, sealed)
         local info
         t, limit, kind, r, info = envelope(tvb, root, vf, vff, vf_kinds)
         r.add(t, vff.receiver, 4)
+        r.add(t, vff.rincarnation, 4)
         pinfo.cols.info = info
     else
         t = root:add(vf, tvb())
@@ -504,15 +508,16 @@ local function dissect_vf(tvb, pinfo, root, sealed)
 end
 
 vf:register_heuristic("udp", function(tvb, pinfo, tree)
-    -- Fabric version 4: sealed kinds in the envelope (magic FE 56 46, version 4; header,
-    -- receiver and MAC at least 43 octets), Packet and Transmit unsealed (56 46 04).
-    if tvb:len() >= 23 + 4 + MAC_LEN and tvb(0, 4):bytes():tohex() == "FE564604" then
+    -- Fabric version 5: sealed kinds in the envelope (magic FE 56 46, version 5; header,
+    -- receiver, its incarnation and MAC at least 47 octets), Packet and Transmit unsealed
+    -- (56 46 05).
+    if tvb:len() >= 23 + 8 + MAC_LEN and tvb(0, 4):bytes():tohex() == "FE564605" then
         local kind = tvb(4, 1):uint()
         if kind < 1 or kind > 13 then return false end
         dissect_vf(tvb, pinfo, tree, true)
         return true
     end
-    if tvb:len() < 4 or tvb(0, 3):bytes():tohex() ~= "564604" then return false end
+    if tvb:len() < 4 or tvb(0, 3):bytes():tohex() ~= "564605" then return false end
     local kind = tvb(3, 1):uint()
     if kind < 1 or kind > 13 then return false end
     dissect_vf(tvb, pinfo, tree, false)

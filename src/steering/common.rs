@@ -2,7 +2,7 @@
 //! bounded outbox (datagrams and events, drops counted), fabric datagrams, and the refusal of
 //! messages carrying an unsupported comprehension-required extension header.
 
-use super::error::{ConfigError, ConfigField, InputError};
+use super::error::{ConfigError, ConfigField, FabricKind, InputError};
 use super::fabric::{FabricMessage, FabricSealer};
 use super::gtp::{self, Header, IeType, Message};
 use super::vid::VidLayout;
@@ -93,19 +93,29 @@ pub(crate) fn wire(port: u16, data: &[u8]) -> Wire {
     }
 }
 
-/// The message of the fabric datagram `data` at node `me`, a machine that takes sealed messages
-/// from the switch processor alone (node `switch`, whose replay window is `window`): opened and
-/// admitted ([`FabricSealer::open`], [`FabricSealer::admit`]); a refusal (not parsed, not
-/// authorized) is counted in `refused`.
+/// The message of the fabric datagram `data` at node `me` in incarnation `incarnation`, a
+/// machine that takes sealed messages from the switch processor alone (node `switch`, whose
+/// replay window is `window`, from its address: `at_switch_addr` says whether the datagram came
+/// from there): opened ([`FabricSealer::open`]); a sealed one from another address refused as
+/// [`InputError::Untrusted`] before its packet number is looked at (so the genuine message,
+/// sent again from the switch processor's address, is still taken); then admitted
+/// ([`FabricSealer::admit`]). A refusal (not parsed, not authorized, untrusted) is counted in
+/// `refused`.
 pub(crate) fn from_switch<'a>(
     sealer: &mut FabricSealer,
-    (me, switch): (NodeId, NodeId),
+    (me, incarnation, switch): (NodeId, u32, NodeId),
     window: &mut ReplayWindow,
     refused: &mut u64,
+    at_switch_addr: bool,
     data: &'a [u8],
 ) -> Result<FabricMessage<'a>, InputError> {
     let admitted = sealer.open(data).and_then(|opened| {
-        FabricSealer::admit(me, &opened, |s| (s == switch).then_some(window))?;
+        if opened.seal.is_some() && !at_switch_addr {
+            return Err(InputError::Untrusted(FabricKind::of(&opened.message)));
+        }
+        FabricSealer::admit((me, incarnation), &opened, |s| {
+            (s == switch).then_some(window)
+        })?;
         Ok(opened.message)
     });
     if admitted.is_err() {

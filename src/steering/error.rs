@@ -40,6 +40,8 @@ pub enum ConfigField {
     LineAddr,
     /// `switch_addr` of a line interface, the switch processor's fabric address.
     SwitchAddr,
+    /// `hello_interval` of a line interface.
+    HelloInterval,
 }
 
 impl std::fmt::Display for ConfigField {
@@ -59,6 +61,7 @@ impl std::fmt::Display for ConfigField {
             ConfigField::UePoolV6 => "ue_pool_v6",
             ConfigField::LineAddr => "line_addr",
             ConfigField::SwitchAddr => "switch_addr",
+            ConfigField::HelloInterval => "hello_interval",
         })
     }
 }
@@ -187,7 +190,8 @@ impl FabricKind {
 }
 
 /// Why a fabric message was not authorized ([`InputError::NotAuthorized`]; the seal of format
-/// version 4, [`crate::steering::fabric`] module docs).
+/// version 4, naming the receiver's incarnation since version 5, [`crate::steering::fabric`]
+/// module docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum AuthError {
@@ -204,6 +208,14 @@ pub enum AuthError {
     /// Sealed for another receiver.
     #[error("sealed for receiver {0:?}")]
     Misdirected(crate::health::NodeId),
+    /// Sealed for another incarnation of this receiver (one before its restart, or the
+    /// sender did not know it yet: 0); not a handshake kind
+    /// ([`FabricMessage::is_handshake_kind`](crate::steering::fabric::FabricMessage::is_handshake_kind)).
+    #[error("sealed for receiver incarnation {named}")]
+    StaleIncarnation {
+        /// The receiver incarnation the seal names.
+        named: u32,
+    },
     /// Seen already, or older than the sender's replay window
     /// ([`crate::replica::ReplayWindow`]), or of an older incarnation.
     #[error("replayed: sender {sender:?}, incarnation {incarnation}, packet number {pn}")]

@@ -4,7 +4,7 @@
 //! datagrams on the fabric addresses. Health heartbeats ([`crate::health`]) share the same
 //! addresses; they are told apart by their own magic prefix.
 //!
-//! Format version 4. **Every message that can decide state is sealed**: every kind but `Packet`
+//! Format version 5. **Every message that can decide state is sealed**: every kind but `Packet`
 //! and `Transmit` travels in the authenticated envelope of the cluster messages
 //! ([`crate::replica::Envelope`], magic `0xfe 'V' 'F'`, [`SEALED`]), with the fabric's
 //! AES-128-CMAC key, derived from the cluster key with its own label ([`MAC_INFO`],
@@ -15,20 +15,21 @@
 //! ```text
 //! sealed (kinds 1-4, 6, 8-13), octet by octet:
 //!   0-2    magic 0xfe 'V' 'F'
-//!   3      version 4
+//!   3      version 5
 //!   4      kind (table below)
 //!   5-6    reserved, sent 0, ignored
 //!   7-10   sender: node id u32
 //!   11-14  sender's incarnation u32
 //!   15-22  packet number u64 (per sender and receiver)
 //!   23-26  receiver: node id u32 (0xffffffff: every line interface)
-//!   27..   body (table below)
+//!   27-30  receiver's incarnation u32 (0: not known to the sender)
+//!   31..   body (table below)
 //!   last 16  AES-128-CMAC (RFC 4493) of every octet before it
 //!
 //! unsealed (kinds 5 and 7):
 //!  octet  0      1      2      3
 //!       +------+------+------+------+----------------------
-//!       | 0x56 | 0x46 |  4   | kind | body ...
+//!       | 0x56 | 0x46 |  5   | kind | body ...
 //!       +------+------+------+------+----------------------
 //!         'V'    'F'   version
 //! ```
@@ -38,29 +39,64 @@
 //! `incarnation` its incarnation (grows at every restart), `pn` its packet number for that
 //! receiver (from 1, never reused within the incarnation), `receiver` the node the message is
 //! for (a processor's id, the switch processor's, or [`LINE_INTERFACES`] for every line
-//! interface: the switch processor knows them by address, and sends them all the same tables),
-//! so a message sealed for one processor is refused by another. The CMAC (RFC 4493) covers
-//! every octet before it. A receiver ([`FabricSealer::open`], [`FabricSealer::admit`]) checks
-//! the MAC in constant time, that it is the receiver, that the sender is one it takes sealed
-//! messages from (a line interface and a processor: the switch processor's `node`, the
-//! datagram from its address; the switch processor: the processor slot at the datagram's
-//! address under its slot id, or a line interface's address under an id that is no slot's nor
-//! its own), and that `(incarnation, pn)` is fresh in that sender's [`ReplayWindow`] (64
-//! packets wide, reset by a higher incarnation, a lower one refused); only then does it act on
-//! the body. Otherwise the datagram is refused with
+//! interface: the switch processor knows them by address), so a message sealed for one
+//! processor is refused by another, and `receiver's incarnation` the incarnation of the
+//! receiver the sender knows (below), so a message sealed for a receiver before its restart is
+//! refused by it after. The CMAC (RFC 4493) covers every octet before it. A receiver
+//! ([`FabricSealer::open`], [`FabricSealer::admit`]) checks the MAC in constant time, that it is
+//! the receiver, that the sender is one it takes sealed messages from (a line interface and a
+//! processor: the switch processor's `node`, the datagram from its address, checked first; the
+//! switch processor: the processor slot at the datagram's address under its slot id, or a line
+//! interface's address under an id that is no slot's nor its own), that the receiver's
+//! incarnation named is its own ([`AuthError::StaleIncarnation`] otherwise; but see the
+//! handshake kinds below), and that `(incarnation, pn)` is fresh in that sender's
+//! [`ReplayWindow`] (64 packets wide, reset by a higher incarnation, a lower one refused); only
+//! then does it act on the body. Otherwise the datagram is refused with
 //! [`InputError::NotAuthorized`] (an [`AuthError`]), counted in the machine's
-//! `fabric_refused`, and changes nothing; so is a sealed kind that arrives unsealed. A datagram
-//! the fabric duplicates is refused the same way the second time (and counted).
+//! `fabric_refused`, and changes nothing (the replay window included); so is a sealed kind that
+//! arrives unsealed. A datagram the fabric duplicates is refused the same way the second time
+//! (and counted).
 //!
-//! **Not covered: a receiver's restart.** The seal names the receiver's node id, not its
-//! incarnation, and a receiver's replay windows start empty: a restarted processor or line
-//! interface takes once each message sealed for it by the sender's current incarnation before
-//! its restart that someone captured and sends again (in order of packet number; once the
-//! sender's next genuine message arrives, only those within the window's 64 behind it); a
-//! replayed `Directed` would set up a session anew, a replayed `TableUpdate` hold an older
-//! table until the switch processor's next push. Naming the
-//! receiver's incarnation in the seal would close it (the switch processor learns a processor's
-//! from its heartbeats, a line interface's only from its acknowledgements).
+//! **The receiver's incarnation.** Each machine names, for each peer it seals for, the highest
+//! incarnation it has seen that peer under in what it admitted (or 0): the switch processor a
+//! processor's from its `VidRequest`s, heartbeats and sealed messages, a line interface's from
+//! its `TableAck`s (each line interface its own, though all are the receiver
+//! [`LINE_INTERFACES`]); a processor and a line interface the switch processor's from its
+//! sealed messages (a processor from its heartbeats too). The switch processor's relays of
+//! `Sync` and `SyncAck` name the target processor's. Two **handshake kinds** that the switch
+//! processor takes are admitted whatever receiver incarnation they name: `VidRequest` and
+//! `TableAck`, the messages by which a processor and a line interface make themselves known,
+//! which cannot name the incarnation of a switch processor that restarted since they last heard
+//! from it. Their replay is harmless: a `VidRequest` of an older processor incarnation is
+//! superseded by the newer one (the switch processor answers no incarnation below one it
+//! knows, and the replay window refuses it), and a `TableAck` is taken only as fresh in the
+//! line interface's window and its version from an earlier switch processor incarnation is
+//! below every current version (the versions of incarnation `k` start at `k << 32`), so at
+//! worst the line interface is sent the current table again.
+//!
+//! **Restarts.** A restarted receiver refuses what was sealed for its earlier incarnation:
+//! a processor a `Directed`, `VidAssign`, `Sync` or `Purge` captured before its restart, a line
+//! interface a `TableUpdate` ([`AuthError::StaleIncarnation`]). A line interface whose table is
+//! still version 0 (new, or restarted) says so: a sealed `TableAck { version: 0 }` at its first
+//! timeout and every [`LineConfig::hello_interval`](crate::steering::LineConfig::hello_interval)
+//! until it holds a table; the switch processor, on a `TableAck` under a higher incarnation than
+//! it knew, takes the acknowledged version (lower) as the line interface's and pushes it the
+//! current table at once, sealed for that incarnation. A line interface refusing an authentic
+//! switch processor message only for the receiver incarnation it names answers with a sealed
+//! `TableAck` of the version it holds, so a restarted switch processor (which knows no line
+//! interface's incarnation) learns it and pushes again.
+//!
+//! **Covered, and not.** Covered: a message captured before its *receiver* restarted is refused
+//! by the receiver after (this version), one captured before its *sender* restarted by the
+//! sender's incarnation in the replay window (as in version 4), a duplicate or a replay within
+//! one incarnation of both ends by the window. Not covered: the handshake kinds are not bound
+//! to the receiver's incarnation (a `VidRequest` or `TableAck` captured before a switch
+//! processor restarted is taken once by the restarted one: harmless, above); within one
+//! incarnation of both ends, a message captured and withheld (never delivered) is taken if it
+//! arrives before 64 newer ones from its sender push it out of the window; each replay of an
+//! authentic message sealed for an earlier incarnation of a line interface draws one `TableAck`
+//! to the switch processor (no more than the replays, and it changes nothing there within one
+//! incarnation of the line interface); `Packet` and `Transmit` are not sealed (below).
 //!
 //! **The switch processor relays** `Sync` and `SyncAck` between processors by opening what the
 //! processor sealed and sealing it again as itself for the receiver: a processor takes sealed
@@ -118,8 +154,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 pub const MAGIC: [u8; 2] = *b"VF";
 /// The fabric format version (2: session records name their protocol and the peer's SEID; 3:
 /// `Purge` and `PurgeAck`, the sessions of a restarted peer, TS 23.007; 4: every kind but
-/// `Packet` and `Transmit` sealed, [`SEALED`]).
-pub const VERSION: u8 = 4;
+/// `Packet` and `Transmit` sealed, [`SEALED`]; 5: the seal names the receiver's incarnation).
+pub const VERSION: u8 = 5;
 
 /// The envelope of sealed fabric messages ([`crate::replica::Envelope`]): magic `0xfe 'V' 'F'`,
 /// version [`VERSION`]; its kind octet is the fabric kind (module docs).
@@ -127,7 +163,8 @@ pub const SEALED: Envelope = Envelope::new(*b"\xfeVF", VERSION);
 
 /// The label of the fabric's AES-128-CMAC key, derived from the cluster key
 /// ([`CmacKey::derive`]): a key of its own, apart from the heartbeats' HMAC-MD5 key and the other
-/// subsystems' CMAC keys.
+/// subsystems' CMAC keys. (The label of format version 4, kept: the version octet is under the
+/// MAC.)
 pub const MAC_INFO: &[u8] = b"telcp steering fabric v4: AES-128-CMAC";
 
 /// The receiver a switch processor seals its messages to line interfaces for: every line
@@ -193,6 +230,7 @@ crate::io::reader::wire_fields! {
         PurgeCount => "purge count",
         Recovery => "recovery",
         Receiver => "receiver",
+        ReceiverIncarnation => "receiver incarnation",
         Magic => "magic",
         Datagram => "datagram",
         Vid => "vid",
@@ -580,6 +618,16 @@ impl<'a> FabricMessage<'a> {
         )
     }
 
+    /// Whether this is a handshake kind, admitted whatever receiver incarnation its seal names
+    /// (module docs): `VidRequest` and `TableAck`, by which a processor and a line interface make
+    /// themselves known to a switch processor whose incarnation they may not know yet.
+    pub fn is_handshake_kind(&self) -> bool {
+        matches!(
+            self,
+            FabricMessage::VidRequest { .. } | FabricMessage::TableAck { .. }
+        )
+    }
+
     /// Writes the body alone (the octets after the kind, module docs).
     fn emit_body(&self, buf: &mut impl BufMut) {
         match self {
@@ -864,6 +912,7 @@ impl<'a> FabricMessage<'a> {
         }
         let mut r = Reader::at(body, HEADER_LEN);
         r.u32(Field::Receiver)?;
+        r.u32(Field::ReceiverIncarnation)?;
         FabricMessage::parse_body(kind, 4, r)
     }
 
@@ -944,9 +993,10 @@ impl<'a> FabricMessage<'a> {
 /// unsealed `Packet` or `Transmit`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Opened<'a> {
-    /// The envelope's header (sender, incarnation, packet number) and the receiver it names;
-    /// `None` for an unsealed message.
-    pub seal: Option<(Header, NodeId)>,
+    /// The envelope's header (sender, its incarnation, packet number), the receiver it names
+    /// and the receiver's incarnation it names (0: not known to the sender); `None` for an
+    /// unsealed message.
+    pub seal: Option<(Header, NodeId, u32)>,
     /// The message.
     pub message: FabricMessage<'a>,
 }
@@ -977,10 +1027,17 @@ impl FabricSealer {
         }
     }
 
-    /// The datagram carrying `msg` to `receiver` (a node id, or [`LINE_INTERFACES`]): sealed in
+    /// The datagram carrying `msg` to `receiver` (a node id, or [`LINE_INTERFACES`]) in its
+    /// incarnation `receiver_incarnation` (the highest this node has seen it under; 0: not
+    /// known, which the receiver refuses but for the handshake kinds, module docs): sealed in
     /// [`SEALED`] for a kind that must be ([`FabricMessage::is_sealed_kind`]), with the next
     /// packet number for `receiver`; a `Packet` or `Transmit` unsealed ([`FabricMessage::emit`]).
-    pub fn seal(&mut self, receiver: NodeId, msg: &FabricMessage<'_>) -> Vec<u8> {
+    pub fn seal(
+        &mut self,
+        receiver: NodeId,
+        receiver_incarnation: u32,
+        msg: &FabricMessage<'_>,
+    ) -> Vec<u8> {
         if !msg.is_sealed_kind() {
             return msg.to_vec();
         }
@@ -992,12 +1049,13 @@ impl FabricSealer {
             incarnation: self.incarnation,
             pn: *pn,
         };
-        let mut out = Vec::with_capacity(HEADER_LEN + 4 + msg.encoded_len() + 16);
+        let mut out = Vec::with_capacity(HEADER_LEN + 8 + msg.encoded_len() + 16);
         SEALED.seal_into(
             &mut self.mac,
             &h,
             |out| {
                 out.put_u32(receiver.0);
+                out.put_u32(receiver_incarnation);
                 msg.emit_body(out);
             },
             &mut out,
@@ -1031,27 +1089,33 @@ impl FabricSealer {
             .map_err(|e| InputError::NotAuthorized(AuthError::Open(e)))?;
         let mut r = Reader::at(body, HEADER_LEN);
         let receiver = NodeId(r.u32(Field::Receiver).map_err(FabricError::from)?);
+        let incarnation = r
+            .u32(Field::ReceiverIncarnation)
+            .map_err(FabricError::from)?;
         let message = FabricMessage::parse_body(h.kind, 4, r)?;
         Ok(Opened {
-            seal: Some((h, receiver)),
+            seal: Some((h, receiver, incarnation)),
             message,
         })
     }
 
-    /// Admits what [`FabricSealer::open`] found at node `me`: a sealed message must name `me`
-    /// as its receiver, come from a sender `window` knows (its [`ReplayWindow`], `None` for an
-    /// unknown sender) and be fresh in that window, which then records it. An unsealed message
-    /// (a `Packet` or `Transmit`, trusted by address) passes unchecked. Returns the sender.
+    /// Admits what [`FabricSealer::open`] found at node `me` in its incarnation `incarnation`:
+    /// a sealed message must name `me` as its receiver, come from a sender `window` knows (its
+    /// [`ReplayWindow`], `None` for an unknown sender), name `incarnation` as the receiver's
+    /// incarnation (unless it is a handshake kind, [`FabricMessage::is_handshake_kind`]) and be
+    /// fresh in that window, which then records it. An unsealed message (a `Packet` or
+    /// `Transmit`, trusted by address) passes unchecked. Returns the sender.
     ///
     /// # Errors
     /// [`InputError::NotAuthorized`] with [`AuthError::Misdirected`],
-    /// [`AuthError::UnknownSender`] or [`AuthError::Replayed`]; the window is then unchanged.
+    /// [`AuthError::UnknownSender`], [`AuthError::StaleIncarnation`] or
+    /// [`AuthError::Replayed`], checked in that order; the window is then unchanged.
     pub fn admit<'w>(
-        me: NodeId,
+        (me, incarnation): (NodeId, u32),
         opened: &Opened<'_>,
         window: impl FnOnce(NodeId) -> Option<&'w mut ReplayWindow>,
     ) -> Result<Option<NodeId>, InputError> {
-        let Some((h, receiver)) = opened.seal else {
+        let Some((h, receiver, named)) = opened.seal else {
             return Ok(None);
         };
         let refuse = |e| Err(InputError::NotAuthorized(e));
@@ -1061,6 +1125,9 @@ impl FabricSealer {
         let Some(w) = window(h.sender) else {
             return refuse(AuthError::UnknownSender(h.sender));
         };
+        if named != incarnation && !opened.message.is_handshake_kind() {
+            return refuse(AuthError::StaleIncarnation { named });
+        }
         if !w.admit(&h) {
             return refuse(AuthError::Replayed {
                 sender: h.sender,

@@ -161,6 +161,21 @@ impl Gw {
         Gw::with_capacity(100)
     }
 
+    /// The line interface restarts: a new one in its place (same node id and addresses,
+    /// incarnation `incarnation`), holding no table, at the gateway's clock.
+    #[allow(dead_code)]
+    pub fn restart_line(&mut self, incarnation: u32) {
+        let mut c = line_config();
+        c.incarnation = incarnation;
+        self.line = LineInterface::new(c, self.now).unwrap();
+    }
+
+    /// The line interface's fabric address.
+    #[allow(dead_code)]
+    pub fn line_fabric(&self) -> SocketAddr {
+        line_fabric()
+    }
+
     /// Delivers every queued fabric datagram until the machines are quiet; datagrams to any other
     /// address leave the gateway and are kept for [`Gw::take`].
     fn pump(&mut self) {

@@ -66,8 +66,8 @@ thread_local! {
 }
 
 /// `m` as the switch processor (node 1, incarnation 1, cluster key `key`) sends it to processor
-/// `processor`: sealed when its kind must be (fabric version 4), the packet numbers of the test's
-/// thread running on from one call to the next.
+/// `processor` in its incarnation 1: sealed when its kind must be (fabric version 5), the packet
+/// numbers of the test's thread running on from one call to the next.
 pub fn from_switch(
     key: &[u8],
     processor: u32,
@@ -80,12 +80,13 @@ pub fn from_switch(
                 let key = ClusterKey::new(key);
                 telcp::steering::fabric::FabricSealer::new(&key, health::NodeId(1), 1)
             })
-            .seal(health::NodeId(processor), m)
+            .seal(health::NodeId(processor), 1, m)
     })
 }
 
 /// Seals fabric messages as node `node` (incarnation 1) with the gateway's key (`key`), as a
-/// test playing a machine sends them (fabric version 4).
+/// test playing a machine sends them (fabric version 5: `seal` names the receiver's
+/// incarnation).
 #[allow(dead_code)]
 pub fn sealer(node: u32) -> telcp::steering::fabric::FabricSealer {
     telcp::steering::fabric::FabricSealer::new(&key(), health::NodeId(node), 1)
@@ -186,6 +187,7 @@ pub fn line_config_for(i: u8, layout: VidLayout) -> LineConfig {
         error_indications: RateLimit::default(),
         non_existent: RateLimit::default(),
         extension_headers: RateLimit::default(),
+        hello_interval: Duration::from_millis(200),
     }
 }
 

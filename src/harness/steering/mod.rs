@@ -86,12 +86,13 @@ fn fuzz_key() -> ClusterKey {
 /// The node id of the harnesses' line interface.
 const LINE_NODE: NodeId = NodeId(21);
 
-/// `msg` (an unsealed fabric message's octets) as `sealer` sends it to `receiver`: sealed when
-/// its kind must be (fabric version 4), else as it is (also when it does not parse), so that
-/// the fuzz input reaches the machines' state past the seal.
+/// `msg` (an unsealed fabric message's octets) as `sealer` sends it to `receiver` (every
+/// harness machine is in incarnation 1): sealed when its kind must be (fabric version 5), else
+/// as it is (also when it does not parse), so that the fuzz input reaches the machines' state
+/// past the seal.
 fn sealed(sealer: &mut FabricSealer, receiver: NodeId, msg: Vec<u8>) -> Vec<u8> {
     match FabricMessage::parse(&msg) {
-        Ok(m) if m.is_sealed_kind() => sealer.seal(receiver, &m),
+        Ok(m) if m.is_sealed_kind() => sealer.seal(receiver, 1, &m),
         _ => msg,
     }
 }
@@ -235,7 +236,7 @@ fn line_at_port(now: Instant, data: &[u8], port: u16) {
     // again is a replay, refused, and changes nothing.
     if let Ok(m) = parsed {
         let mut sp = FabricSealer::new(&fuzz_key(), NodeId(1), 1);
-        let sealed = sp.seal(LINE_INTERFACES, &m);
+        let sealed = sp.seal(LINE_INTERFACES, 1, &m);
         let _ = li.handle_datagram(now, switch, line, &sealed);
         let after = li.table().version();
         assert!(after >= before);
@@ -246,6 +247,32 @@ fn line_at_port(now: Instant, data: &[u8], port: u16) {
                 "a replay is refused: {r:?}"
             );
             assert_eq!(li.table().version(), after, "a replay changes nothing");
+            // Sealed for another incarnation of the line interface (it is in incarnation 1; 0:
+            // a switch processor that does not know it): refused, counted, the table
+            // unchanged, and answered with one TableAck of the version held. (A handshake
+            // kind, VidRequest or TableAck, is admitted whatever incarnation it names, and
+            // refused as a kind the line interface does not take.)
+            if !m.is_handshake_kind() {
+                while li.poll_transmit().is_some() {}
+                let refused = li.stats().fabric_refused;
+                let named = if data.len() % 2 == 0 { 0 } else { 2 };
+                let stale = sp.seal(LINE_INTERFACES, named, &m);
+                let r = li.handle_datagram(now, switch, line, &stale);
+                assert!(
+                    matches!(
+                        r,
+                        Err(crate::steering::InputError::NotAuthorized(
+                            crate::steering::AuthError::StaleIncarnation { .. }
+                        ))
+                    ),
+                    "another incarnation is refused: {r:?}"
+                );
+                assert_eq!(li.table().version(), after, "and changes nothing");
+                assert_eq!(li.stats().fabric_refused, refused + 1, "counted");
+                let ack = li.poll_transmit().map(|t| t.payload);
+                let ack = ack.as_deref().map(FabricMessage::inspect);
+                assert_eq!(ack, Some(Ok(FabricMessage::TableAck { version: after })));
+            }
         }
     }
     while li.poll_transmit().is_some() {}
@@ -285,6 +312,7 @@ fn fuzz_line(now: Instant) -> Option<LineInterface> {
         error_indications: crate::steering::limit::RateLimit::new(1, 1),
         non_existent: crate::steering::limit::RateLimit::new(1, 1),
         extension_headers: crate::steering::limit::RateLimit::new(1, 1),
+        hello_interval: Duration::from_secs(1),
     };
     let mut li = LineInterface::new(config, now).ok()?;
     let entries = [
@@ -659,12 +687,23 @@ pub fn steering_switch(start: Instant, data: &[u8]) {
     let mut sealers = [LINE_NODE, NodeId(11), NodeId(12), NodeId(13), NodeId(99)]
         .map(|n| FabricSealer::new(&fuzz_key(), n, 1));
     let mut version = 0;
+    // The line interface's incarnation (it restarts on some TableAcks, below).
+    let mut line_incarnation = 1;
     let mut rest = data;
     while let Some((&op, tail)) = rest.split_first() {
         let (&a, tail) = tail.split_first().unwrap_or((&0, &[]));
         let (&b, tail) = tail.split_first().unwrap_or((&0, &[]));
         rest = tail;
         let i = usize::from(a) % senders.len();
+        // A TableAck from the line interface under a new incarnation: it restarted, and says
+        // which table it holds; the switch processor takes that version, even when lower.
+        let restarted_line = op % 8 == 3 && i == 0 && a & 0x40 != 0;
+        if restarted_line {
+            line_incarnation += 1;
+            if let Some(s) = sealers.get_mut(0) {
+                *s = FabricSealer::new(&fuzz_key(), LINE_NODE, line_incarnation);
+            }
+        }
         let from = senders[i];
         let to = addr(0, 100, 4000);
         let timeout = op % 8 == 5;
@@ -722,7 +761,17 @@ pub fn steering_switch(start: Instant, data: &[u8]) {
             (_, None) => None,
         };
         if let Some(m) = msg {
-            let _ = sp.handle_datagram(now, from, to, &m);
+            let r = sp.handle_datagram(now, from, to, &m);
+            if let (true, Ok(FabricMessage::TableAck { version: acked })) =
+                (restarted_line, FabricMessage::inspect(&m))
+            {
+                assert!(r.is_ok(), "a restarted line interface's TableAck: {r:?}");
+                assert_eq!(
+                    sp.acked_version(from),
+                    Some(acked.min(sp.table_version())),
+                    "the version a restarted line interface holds"
+                );
+            }
         }
         // After a timeout a table may change after a message went out (several timers run): the
         // ranges' VIDs are checked against the table after one datagram only.
@@ -939,7 +988,7 @@ pub fn steering_processor(start: Instant, data: &[u8]) {
     let Ok(mut p) = Processor::new(processor_config(), start) else {
         return;
     };
-    // The switch processor seals what it sends (fabric version 4).
+    // The switch processor seals what it sends (fabric version 5).
     let mut switch = FabricSealer::new(&fuzz_key(), NodeId(1), 1);
     let mut now = start;
     let mut rest = data;

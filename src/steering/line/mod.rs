@@ -40,13 +40,24 @@
 //! The [`LineInterface`] endpoint wraps a table: outside datagrams are steered and passed on over
 //! the fabric ([`FabricMessage::Packet`]); datagrams processors and the switch processor send back
 //! ([`FabricMessage::Transmit`], unsealed, accepted only from the switch processor's address and
-//! from processors in its table) leave through it; table updates, only sealed by the switch
-//! processor ([`LineConfig::switch_node`], fabric version 4: the fabric's AES-128-CMAC, a fresh
-//! packet number in the switch processor's replay window, see [`crate::steering::fabric`]) and
-//! from its address, are applied and acknowledged (sealed). Anything else is refused
-//! ([`InputError::NotAuthorized`], [`InputError::Untrusted`]), counted in
-//! [`LineStats::fabric_refused`], and changes nothing.
-//! It keeps no per-session state and has no timers. Its queue of datagrams to send is bounded by
+//! from processors in its table) leave through it; table updates, only from the switch
+//! processor's address (checked first) and sealed by it ([`LineConfig::switch_node`], fabric
+//! version 5: the fabric's AES-128-CMAC, this line interface's incarnation as the receiver's, a
+//! fresh packet number in the switch processor's replay window, see
+//! [`crate::steering::fabric`]), are applied and acknowledged (sealed). Anything else is
+//! refused ([`InputError::NotAuthorized`], [`InputError::Untrusted`]), counted in
+//! [`LineStats::fabric_refused`], and changes nothing; an authentic switch processor message
+//! refused only because it names another incarnation of this line interface (one sealed before
+//! its restart, or by a switch processor that does not know this incarnation yet,
+//! [`AuthError::StaleIncarnation`]) is answered with a sealed `TableAck` of the version held,
+//! so the switch processor learns the incarnation and pushes the table again.
+//!
+//! It keeps no per-session state. **Its one timer is the hello**: while its table is version 0
+//! (it is new, or restarted, and holds no table), it sends the switch processor a sealed
+//! `TableAck { version: 0 }` at its first [`LineInterface::handle_timeout`] and every
+//! [`LineConfig::hello_interval`] after, so a restarted line interface gets its table back at
+//! once, not at the next table change ([`LineInterface::poll_timeout`] is the next hello then,
+//! `None` once a table is applied). Its queue of datagrams to send is bounded by
 //! [`LineConfig::queue_limit`] (when full, new datagrams are dropped and counted in
 //! [`LineStats::queue_full`]), its queue of events by [`LineConfig::event_limit`] (when full, the
 //! oldest event is dropped and counted in [`LineStats::events_dropped`]).
@@ -54,7 +65,11 @@
 //! Three answers leave from the line interface itself, each bounded by its token bucket
 //! ([`RateLimit`], refilled from the `now` of each call, no timer), so a flood of forged packets
 //! turns into at most `burst + per_second x seconds` answers; beyond, nothing is sent and the
-//! suppression is counted:
+//! suppression is counted. **None of them is sent while the table is version 0**: a line
+//! interface that holds no table yet (started or restarted, its table not yet pushed) cannot
+//! know that a VID is unknown to the gateway, and an Error Indication would make the peer
+//! delete a context that exists (TS 29.281 section 7.3.1); the packet is dropped and counted
+//! ([`DropReason::UnknownVid`]) as with a table, unanswered:
 //!
 //! * **Error Indication** (TS 29.281 section 7.3.1). A G-PDU with a non-zero TEID whose primary
 //!   VID no processor holds ([`DropReason::UnknownVid`]) has no context anywhere in the gateway:
@@ -104,7 +119,7 @@
 //!   Supported (see [`crate::steering::switch`]).
 
 use super::common::{self, Outbox, UnsupportedExtension};
-use super::error::{ConfigError, ConfigField, FabricKind, InputError};
+use super::error::{AuthError, ConfigError, ConfigField, FabricKind, InputError};
 use super::fabric::{FabricMessage, FabricSealer, LINE_INTERFACES, TableEntry};
 use super::gtp::{self, Cause, GTP_C_PORT, GTP_U_PORT, Ie, Message, MessageType};
 use super::ue_pool::UePool;
@@ -116,7 +131,7 @@ use crate::replica::ReplayWindow;
 use std::borrow::Cow;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 mod table;
 
@@ -131,13 +146,14 @@ pub struct LineConfig {
     /// [`ConfigError::UnusableAddress`] naming [`ConfigField::SwitchAddr`] otherwise).
     pub switch_addr: SocketAddr,
     /// The line interface's node id: the sender of its sealed messages (`TableAck`, fabric
-    /// version 4, [`crate::steering::fabric`]). Not one of the processor slots' ids nor the
+    /// version 5, [`crate::steering::fabric`]). Not one of the processor slots' ids nor the
     /// switch processor's (the switch processor refuses those from a line interface's address).
     pub id: NodeId,
     /// Incarnation: must grow at every restart, so that the packet numbers of its sealed
     /// messages, which start again from 1, are fresh to the switch processor (as
-    /// [`ProcessorConfig::incarnation`](crate::steering::ProcessorConfig::incarnation)).
-    /// [`LineConfig::new`] sets 1.
+    /// [`ProcessorConfig::incarnation`](crate::steering::ProcessorConfig::incarnation)), and
+    /// so that a table sealed for an earlier incarnation is refused (fabric version 5: the
+    /// seal names the receiver's incarnation). [`LineConfig::new`] sets 1.
     pub incarnation: u32,
     /// The switch processor's node id, the one sender of the sealed messages a line interface
     /// takes (the `node` given to [`SwitchConfig::new`](crate::steering::SwitchConfig::new));
@@ -175,14 +191,20 @@ pub struct LineConfig {
     /// extension header; beyond, suppressed and counted
     /// ([`LineStats::extension_headers_suppressed`]).
     pub extension_headers: RateLimit,
+    /// How often a line interface whose table is version 0 says so to the switch processor (a
+    /// sealed `TableAck { version: 0 }`, the first at its first
+    /// [`LineInterface::handle_timeout`]), until it holds a table (module docs). Not zero
+    /// ([`ConfigError::OutOfRange`] naming [`ConfigField::HelloInterval`] otherwise);
+    /// [`LineConfig::new`] sets 1 s.
+    pub hello_interval: Duration,
 }
 
 impl LineConfig {
     /// A configuration for the line interface of node `id` with the cluster key `key`:
     /// incarnation 1, switch processor's node id 1, no L2TP layout, no UE pool, queues of 4096
-    /// datagrams and 4096 events and the default [`RateLimit`] (100 per second, bursts of 20)
+    /// datagrams and 4096 events, the default [`RateLimit`] (100 per second, bursts of 20)
     /// for Error Indications, for Non-existent responses and for Supported Extension Headers
-    /// Notifications, each.
+    /// Notifications, each, and a hello every second while it holds no table.
     pub fn new(
         fabric_addr: SocketAddr,
         switch_addr: SocketAddr,
@@ -205,6 +227,7 @@ impl LineConfig {
             error_indications: RateLimit::default(),
             non_existent: RateLimit::default(),
             extension_headers: RateLimit::default(),
+            hello_interval: Duration::from_secs(1),
         }
     }
 }
@@ -287,9 +310,10 @@ pub enum LineEvent {
 
 /// A line interface endpoint (see the [module documentation](self)).
 ///
-/// Call order: after [`LineInterface::handle_datagram`], drain [`LineInterface::poll_transmit`]
-/// and [`LineInterface::poll_event`]. It has no timers ([`LineInterface::poll_timeout`] is always
-/// `None`).
+/// Call order: after [`LineInterface::handle_datagram`] and [`LineInterface::handle_timeout`],
+/// drain [`LineInterface::poll_transmit`] and [`LineInterface::poll_event`]. Its one timer is the
+/// hello while it holds no table ([`LineInterface::poll_timeout`]: the next hello then, `None`
+/// once a table is applied).
 ///
 /// Addresses: [`LineConfig`] names only the fabric address. The outside addresses, those the
 /// peers send to (GTP-C port 2123, GTP-U 2152, PFCP 8805, L2TP 1701), are not configured: the
@@ -309,8 +333,11 @@ pub struct LineInterface {
     extension_headers: TokenBucket,
     /// Seals its `TableAck`s and opens the switch processor's messages.
     sealer: FabricSealer,
-    /// The replay window of the switch processor's sealed messages.
+    /// The replay window of the switch processor's sealed messages (its incarnation, the
+    /// highest admitted, is the one named in what this line interface seals).
     switch_window: ReplayWindow,
+    /// When the next hello is due while the table is version 0.
+    next_hello: Instant,
 }
 
 /// The source and destination addresses of an IPv4 or IPv6 packet's header (RFC 791 section
@@ -342,11 +369,13 @@ fn g_pdu_teid(data: &[u8]) -> Option<u32> {
 }
 
 impl LineInterface {
-    /// Checks the configuration: a 32-bit TEID layout, a 16-bit L2TP layout, non-zero queues.
+    /// Checks the configuration: a 32-bit TEID layout, a 16-bit L2TP layout, non-zero queues
+    /// and hello interval. The first hello is due at `now` (module docs).
     pub fn new(config: LineConfig, now: Instant) -> Result<LineInterface, ConfigError> {
         common::check_layouts(&config.layout, config.l2tp_layout.as_ref())?;
         common::non_zero(ConfigField::QueueLimit, config.queue_limit == 0)?;
         common::non_zero(ConfigField::EventLimit, config.event_limit == 0)?;
+        common::non_zero(ConfigField::HelloInterval, config.hello_interval.is_zero())?;
         common::usable(ConfigField::SwitchAddr, config.switch_addr)?;
         config.key.check_len().map_err(ConfigError::Health)?;
         if let Some(pool) = &config.ue_pool {
@@ -355,6 +384,7 @@ impl LineInterface {
         Ok(LineInterface {
             sealer: FabricSealer::new(&config.key, config.id, config.incarnation),
             switch_window: ReplayWindow::default(),
+            next_hello: now,
             out: Outbox::new(config.queue_limit, config.event_limit),
             error_indications: TokenBucket::new(config.error_indications, now),
             non_existent: TokenBucket::new(config.non_existent, now),
@@ -398,7 +428,7 @@ impl LineInterface {
     /// processor tells a downlink packet by it), `data` the whole IP packet. Errors:
     /// [`InputError::Dropped`] with the verdict's reason (counted in [`LineStats::dropped`]),
     /// [`InputError::QueueFull`].
-    /// `now` is unused: the line interface keeps no timers.
+    /// `now` is unused: steering needs no clock.
     pub fn handle_downlink(&mut self, now: Instant, packet: &[u8]) -> Result<(), InputError> {
         let _ = now;
         let verdict = self.table.steer_downlink(packet);
@@ -579,6 +609,11 @@ impl LineInterface {
                 if let Some(c) = self.stats.dropped.get_mut(reason.index()) {
                     *c += 1;
                 }
+                if self.table.version() == 0 {
+                    // No table yet: whether the VID is unknown to the gateway is not known
+                    // here, so no answer (module docs).
+                    return Err(InputError::Dropped(reason));
+                }
                 let gtpv1 = common::wire(to.port(), data) == common::Wire::Gtpv1;
                 if reason == DropReason::UnknownVid && gtpv1 {
                     if let Some(teid) = g_pdu_teid(data) {
@@ -746,25 +781,36 @@ impl LineInterface {
     }
 
     /// A fabric datagram: opened and admitted (module docs of [`crate::steering::fabric`]: a
-    /// `TableUpdate` sealed by the switch processor, its packet number fresh), then taken by
-    /// kind and sender address.
+    /// `TableUpdate` from the switch processor's address, sealed by it for this incarnation, its
+    /// packet number fresh), then taken by kind and sender address. An authentic one refused
+    /// only for the receiver incarnation it names is answered with a `TableAck`.
     fn handle_fabric(&mut self, from: SocketAddr, data: &[u8]) -> Result<(), InputError> {
         let msg = common::from_switch(
             &mut self.sealer,
-            (LINE_INTERFACES, self.config.switch_node),
+            (
+                LINE_INTERFACES,
+                self.config.incarnation,
+                self.config.switch_node,
+            ),
             &mut self.switch_window,
             &mut self.stats.fabric_refused,
+            from == self.config.switch_addr,
             data,
-        )?;
+        );
+        let msg = match msg {
+            Err(e @ InputError::NotAuthorized(AuthError::StaleIncarnation { .. })) => {
+                // From the switch processor's address (checked first), under its key and node
+                // id: it does not know this incarnation (it restarted), or a replay of what it
+                // sealed for an earlier one. Either way, say which table this one holds.
+                let _ = self.send_ack();
+                return Err(e);
+            }
+            m => m?,
+        };
         match msg {
             FabricMessage::TableUpdate { version, entries } if from == self.config.switch_addr => {
                 self.apply_update(version, &entries);
-                let ack = FabricMessage::TableAck {
-                    version: self.table.version(),
-                };
-                let (src, dst) = (self.config.fabric_addr, self.config.switch_addr);
-                let sealed = self.sealer.seal(self.config.switch_node, &ack);
-                self.push(common::transmit(src, dst, sealed))
+                self.send_ack()
             }
             FabricMessage::Transmit {
                 from: src,
@@ -785,9 +831,27 @@ impl LineInterface {
         }
     }
 
-    /// No timers: a no-op, whatever `now`.
+    /// Queues a `TableAck` of the version held to the switch processor, sealed for the
+    /// incarnation of it last admitted.
+    fn send_ack(&mut self) -> Result<(), InputError> {
+        let ack = FabricMessage::TableAck {
+            version: self.table.version(),
+        };
+        let (src, dst) = (self.config.fabric_addr, self.config.switch_addr);
+        let incarnation = self.switch_window.incarnation();
+        let sealed = self.sealer.seal(self.config.switch_node, incarnation, &ack);
+        self.push(common::transmit(src, dst, sealed))
+    }
+
+    /// The hello: while the table is version 0, a `TableAck { version: 0 }` to the switch
+    /// processor when due (the first at the first call), then every
+    /// [`LineConfig::hello_interval`]; nothing once a table is applied.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let _ = now;
+        if self.table.version() != 0 || now < self.next_hello {
+            return;
+        }
+        self.next_hello = now + self.config.hello_interval;
+        let _ = self.send_ack();
     }
 
     /// The next datagram to send.
@@ -802,10 +866,11 @@ impl LineInterface {
         self.out.poll_event()
     }
 
-    /// Always `None`: the line interface has no timers.
+    /// The next hello while the table is version 0; `None` once a table is applied (the hello
+    /// is the line interface's one timer).
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        None
+        (self.table.version() == 0).then_some(self.next_hello)
     }
 }
 

@@ -13,7 +13,8 @@ use std::time::Duration;
 pub struct ProcessorConfig {
     /// The processor's slot identity (also its health node id).
     pub id: NodeId,
-    /// Incarnation: must grow at every restart.
+    /// Incarnation: must grow at every restart (fabric version 5: what the switch processor
+    /// sealed for an earlier incarnation is refused, [`crate::steering::fabric`]).
     pub incarnation: u32,
     /// The processor's fabric address.
     pub fabric_addr: SocketAddr,
@@ -310,8 +311,11 @@ pub struct ProcessorStats {
     /// Contexts torn down because a new Create PDP Context Request (not a retransmission) of
     /// their subscriber (IMSI and NSAPI) replaced them (TS 29.060 section 7.3.1).
     pub contexts_replaced: u64,
-    /// Fabric datagrams refused before their kind was acted on: unparsable, or not authorized
+    /// Fabric datagrams refused before their kind was acted on: unparsable, sealed but not from
+    /// the switch processor's address
+    /// ([`InputError::Untrusted`](crate::steering::InputError::Untrusted)), or not authorized
     /// ([`InputError::NotAuthorized`](crate::steering::InputError::NotAuthorized): unsealed
-    /// where sealed is required, bad MAC, unknown sender, another receiver, replayed).
+    /// where sealed is required, bad MAC, unknown sender, another receiver or another
+    /// incarnation of it, replayed).
     pub fabric_refused: u64,
 }

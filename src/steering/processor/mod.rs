@@ -147,11 +147,15 @@
 //! # Trust
 //!
 //! VID assignments, directed set-ups, syncs, purges and their acknowledgements are taken only
-//! sealed by the switch processor (its `switch_node`, fabric version 4: the fabric's
-//! AES-128-CMAC, this processor as the receiver, a fresh packet number in the switch
-//! processor's replay window; see [`crate::steering::fabric`]) and from its address; anything
-//! else is refused ([`InputError::NotAuthorized`], [`InputError::Untrusted`]), counted in
-//! [`ProcessorStats::fabric_refused`] when not authorized, and changes nothing. Steered packets
+//! from the switch processor's address (checked first: a sealed message from another address
+//! is refused as [`InputError::Untrusted`] and its packet number is not consumed) and sealed by
+//! it (its `switch_node`, fabric version 5: the fabric's AES-128-CMAC, this processor and its
+//! incarnation as the receiver, so nothing sealed for it before a restart is taken after, a
+//! fresh packet number in the switch processor's replay window; see
+//! [`crate::steering::fabric`]); anything else is refused ([`InputError::NotAuthorized`],
+//! [`InputError::Untrusted`]), counted in [`ProcessorStats::fabric_refused`] when sealed or not
+//! authorized, and changes nothing. What it seals for the switch processor names the switch
+//! processor's incarnation it last heard of (its sealed messages, its heartbeats). Steered packets
 //! (`Packet`, unsealed) are taken from any fabric sender, except peers' Error Indications, taken
 //! only as the switch processor relays them.
 //!
@@ -417,9 +421,20 @@ impl Processor {
         self.out.event(e);
     }
 
-    /// Queues `msg` to the switch processor, sealed (fabric version 4).
+    /// The switch processor's incarnation as far as this processor knows: the highest of its
+    /// admitted sealed messages and of its heartbeats (0 before either).
+    fn switch_incarnation(&self) -> u32 {
+        let heard = self
+            .monitor
+            .monitor()
+            .incarnation_of(self.config.switch_node);
+        self.switch_window.incarnation().max(heard.unwrap_or(0))
+    }
+
+    /// Queues `msg` to the switch processor, sealed for its incarnation (fabric version 5).
     fn send_switch(&mut self, msg: &FabricMessage<'_>) {
-        let sealed = self.sealer.seal(self.config.switch_node, msg);
+        let incarnation = self.switch_incarnation();
+        let sealed = self.sealer.seal(self.config.switch_node, incarnation, msg);
         let t = common::transmit(self.config.fabric_addr, self.config.switch_addr, sealed);
         self.push(t);
     }
@@ -474,14 +489,19 @@ impl Processor {
             self.drain_monitor(now);
             return Ok(r?);
         }
+        let from_switch = from == self.config.switch_addr;
         let msg = common::from_switch(
             &mut self.sealer,
-            (self.config.id, self.config.switch_node),
+            (
+                self.config.id,
+                self.config.incarnation,
+                self.config.switch_node,
+            ),
             &mut self.switch_window,
             &mut self.stats.fabric_refused,
+            from_switch,
             data,
         )?;
-        let from_switch = from == self.config.switch_addr;
         match msg {
             FabricMessage::Packet {
                 from: peer,

@@ -156,12 +156,26 @@
 //!   their Recovery is ignored, TS 29.281 section 7.2.2), and a Recovery a processor saw in a
 //!   steered request (`PeerRecovery`) is compared as if the switch processor had received it.
 //! * **Fabric seal.** Every message it sends but `Packet` and `Transmit` is sealed for its
-//!   receiver, and every one it takes but those is taken only sealed (fabric version 4, see
-//!   [`crate::steering::fabric`]): from the processor slot at the datagram's address under that
-//!   slot's id, or from a line interface's address under an id that is no slot's nor its own, a
-//!   fresh packet number in that sender's replay window. Anything else is refused
-//!   ([`InputError::NotAuthorized`]), counted in [`SwitchStats::fabric_refused`], and changes
-//!   nothing.
+//!   receiver in the receiver's incarnation as it knows it (fabric version 5, see
+//!   [`crate::steering::fabric`]: a processor's from its VID requests, heartbeats and sealed
+//!   messages; a line interface's from its `TableAck`s, 0 until the first), and every one it
+//!   takes but those is taken only sealed: from the processor slot at the datagram's address
+//!   under that slot's id, or from a line interface's address under an id that is no slot's
+//!   nor its own, naming this switch processor's incarnation (but a `VidRequest` or
+//!   `TableAck`, whatever they name), a fresh packet number in that sender's replay window.
+//!   Anything else is refused ([`InputError::NotAuthorized`]), counted in
+//!   [`SwitchStats::fabric_refused`], and changes nothing.
+//! * **Line interface restarts.** A `TableAck` from a line interface under a higher
+//!   incarnation than it knew (a line interface restarted, and says which table it holds,
+//!   version 0, in its hello; or it refused a table sealed for an incarnation it no longer
+//!   has, and says which it holds) sets that line interface's acknowledged version to the one
+//!   it names (lower: within one incarnation the acknowledged version only rises), marks it
+//!   behind, and pushes it the current table at once (not before `rejoin_grace`), sealed for
+//!   the new incarnation. Placement waits for it again (Placement, below), and a withdrawn VID
+//!   is freed only once it holds the table without it. A line interface whose incarnation is
+//!   not known yet (none of its `TableAck`s admitted) is not sent a table before it has been
+//!   behind for `retransmit`: its hello is awaited first (a table sealed for incarnation 0 is
+//!   refused, and only draws the acknowledgement that names its incarnation).
 //! * **State sync.** A processor's `Sync` of a session is relayed to the backup the session's
 //!   TEID names (opened, and sealed again by the switch processor for the backup), whose
 //!   `SyncAck` is relayed back the same way; if that backup is not operational the switch
@@ -239,6 +253,9 @@ struct Line {
     /// The replay window of its sealed messages (known by its address: whatever node id it
     /// seals with, but a processor's or the switch processor's own).
     window: ReplayWindow,
+    /// Its incarnation, the highest its admitted `TableAck`s came under (0: not heard from
+    /// yet): the receiver incarnation its tables are sealed for.
+    incarnation: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -489,11 +506,31 @@ impl SwitchProcessor {
         self.out.push(t);
     }
 
-    /// Queues `msg` to `dst`, a processor or a line interface, sealed for it (fabric version
-    /// 4; a `Packet` or `Transmit` unsealed).
+    /// The incarnation of processor slot `id` as far as this switch processor knows: the
+    /// highest of its VID requests, its heartbeats and its admitted sealed messages (0 before
+    /// any).
+    fn processor_incarnation(&self, id: NodeId) -> u32 {
+        let Some(slot) = self.slots.get(&id) else {
+            return 0;
+        };
+        let heard = self.monitor.incarnation_of(id).unwrap_or(0);
+        slot.incarnation
+            .unwrap_or(0)
+            .max(heard)
+            .max(slot.window.incarnation())
+    }
+
+    /// Queues `msg` to `dst`, a processor or a line interface, sealed for it in the incarnation
+    /// known for it (fabric version 5; a `Packet` or `Transmit` unsealed).
     fn send(&mut self, dst: SocketAddr, msg: &FabricMessage<'_>) {
-        let receiver = self.by_addr.get(&dst).copied().unwrap_or(LINE_INTERFACES);
-        let sealed = self.sealer.seal(receiver, msg);
+        let (receiver, incarnation) = match self.by_addr.get(&dst) {
+            Some(&id) => (id, self.processor_incarnation(id)),
+            None => (
+                LINE_INTERFACES,
+                self.lines.get(&dst).map_or(0, |l| l.incarnation),
+            ),
+        };
+        let sealed = self.sealer.seal(receiver, incarnation, msg);
         self.push(common::transmit(self.config.fabric_addr, dst, sealed));
     }
 
@@ -569,7 +606,7 @@ impl SwitchProcessor {
             self.handle_health(now);
             return Ok(r?);
         }
-        let msg = match self.admit(from, data) {
+        let (msg, incarnation) = match self.admit(from, data) {
             Ok(m) => m,
             Err(e) => {
                 self.stats.fabric_refused += 1;
@@ -588,7 +625,9 @@ impl SwitchProcessor {
                 self.assign(now, processor, incarnation, current);
                 Ok(())
             }
-            FabricMessage::TableAck { version } => self.handle_table_ack(now, from, version),
+            FabricMessage::TableAck { version } => {
+                self.handle_table_ack(now, from, version, incarnation)
+            }
             FabricMessage::Packet {
                 from: peer,
                 to: gateway,
@@ -620,24 +659,28 @@ impl SwitchProcessor {
     /// Opens and admits a fabric datagram from `from` ([`crate::steering::fabric`] module docs):
     /// a sealed one must come from the processor slot at `from` under that slot's id, or from a
     /// line interface's address under an id that is neither a slot's nor this switch
-    /// processor's, its packet number fresh in that sender's window.
+    /// processor's, name this switch processor's incarnation (but a handshake kind), its packet
+    /// number fresh in that sender's window. Returns the message and the sender's incarnation
+    /// (0 for an unsealed message).
     fn admit<'a>(
         &mut self,
         from: SocketAddr,
         data: &'a [u8],
-    ) -> Result<FabricMessage<'a>, InputError> {
+    ) -> Result<(FabricMessage<'a>, u32), InputError> {
         let opened = self.sealer.open(data)?;
         let me = self.config.node;
+        let incarnation = opened.seal.map_or(0, |(h, ..)| h.incarnation);
         let slot = self.by_addr.get(&from).copied();
         let slots = &mut self.slots;
         let lines = &mut self.lines;
-        FabricSealer::admit(me, &opened, |sender| match slot {
+        let mine = (me, self.config.incarnation);
+        FabricSealer::admit(mine, &opened, |sender| match slot {
             Some(id) if id == sender => slots.get_mut(&id).map(|s| &mut s.window),
             Some(_) => None,
             None if sender == me || slots.contains_key(&sender) => None,
             None => lines.get_mut(&from).map(|l| &mut l.window),
         })?;
-        Ok(opened.message)
+        Ok((opened.message, incarnation))
     }
 
     /// Runs heartbeats and failure detection, repeats unacknowledged table pushes, forgets old

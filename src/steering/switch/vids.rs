@@ -96,23 +96,47 @@ impl SwitchProcessor {
             entries: self.table(),
         };
         let version = self.version;
-        let mut behind = Vec::new();
+        let retransmit = self.config.retransmit;
+        let mut behind = false;
+        let mut send = Vec::new();
         for (a, l) in &mut self.lines {
             if l.acked < version {
-                l.behind_since.get_or_insert(now);
-                behind.push(*a);
+                behind = true;
+                let since = *l.behind_since.get_or_insert(now);
+                // A line interface not heard from yet: its hello first (module docs).
+                if l.incarnation != 0 || since + retransmit <= now {
+                    send.push(*a);
+                }
             }
         }
-        for l in &behind {
+        for l in &send {
             self.send(*l, &msg);
         }
-        if behind.is_empty() {
+        if !behind {
             self.timers.disarm(&Timer::Push);
         } else {
             self.timers
                 .insert(Timer::Push, now + self.config.retransmit);
         }
         self.arm_line_ack();
+    }
+
+    /// Pushes the current table to line interface `line` alone, now (not before
+    /// `rejoin_grace`), and keeps repeating pushes every `retransmit` while it is behind.
+    fn push_line(&mut self, now: Instant, line: SocketAddr) {
+        if now < self.push_from {
+            self.timers.arm(Timer::Push, self.push_from);
+            return;
+        }
+        let msg = FabricMessage::TableUpdate {
+            version: self.version,
+            entries: self.table(),
+        };
+        self.send(line, &msg);
+        if self.timers.deadline(&Timer::Push).is_none() {
+            self.timers
+                .insert(Timer::Push, now + self.config.retransmit);
+        }
     }
 
     /// The newest table version every line interface but the silent ones has acknowledged (the
@@ -334,19 +358,31 @@ impl SwitchProcessor {
         self.send(addr, &msg);
     }
 
-    /// A line interface's acknowledgement of table `version`.
+    /// A line interface's acknowledgement of table `version`, sealed by it in `incarnation`.
+    /// Under a higher incarnation than known (it restarted), its acknowledged version is
+    /// `version` even when lower, and the current table is pushed to it at once (module docs,
+    /// Line interface restarts).
     pub(super) fn handle_table_ack(
         &mut self,
         now: Instant,
         from: SocketAddr,
         version: u64,
+        incarnation: u32,
     ) -> Result<(), InputError> {
         let current = self.version;
         let Some(l) = self.lines.get_mut(&from) else {
             return Err(InputError::Untrusted(FabricKind::TableAck));
         };
         let version = version.min(current);
-        if version > l.acked {
+        let restarted = incarnation > l.incarnation;
+        if restarted {
+            // A new incarnation holds what it says it holds, no more: every VID it does not
+            // know of waits for it again.
+            l.incarnation = incarnation;
+            l.acked = version;
+            l.behind_since = (version < current).then_some(now);
+            l.silent = false;
+        } else if version > l.acked {
             // Alive: a silent line interface counts again, and one still behind is given
             // `line_ack_timeout` from now.
             l.acked = version;
@@ -355,6 +391,9 @@ impl SwitchProcessor {
         }
         if self.lines.values().all(|l| l.acked >= current) {
             self.timers.disarm(&Timer::Push);
+        }
+        if restarted && version < current {
+            self.push_line(now, from);
         }
         self.arm_line_ack();
         self.collect(now);
