@@ -632,7 +632,13 @@ fn switch_restart(seed: u64) {
     );
     let now = gw.sim.now();
     let idx = gw.sgsn().create(now, "001015555555555", 5);
-    gw.sim.run_for(Duration::from_secs(2));
+    // Within the SGSN's retransmissions (this harness's N3 and T3: 12 tries, 300 ms apart); a
+    // few seeds in 100,000 need more than 2 s of them under this loss.
+    let sgsn = gw.sgsn;
+    gw.sim
+        .run_until_cond(Duration::from_millis(50), Duration::from_secs(5), |s| {
+            s.node::<Sgsn>(sgsn).sessions[idx].created.is_some()
+        });
     let s = gw.sim.node::<Sgsn>(gw.sgsn).sessions[idx].clone();
     assert_eq!(s.created, Some(Cause::REQUEST_ACCEPTED), "seed {seed}");
 }
@@ -641,7 +647,8 @@ fn switch_restart(seed: u64) {
 
 /// The line interface the SGSN talks to crashes and restarts (same node id, incarnation 2) in a
 /// gateway of two line interfaces and four processors, on links with 5 % loss, duplication and
-/// reordering, while the switch processor's table stays as it was. The SGSN's Update PDP
+/// reordering; the switch processor keeps its table (or changes it only where loss made it see
+/// a processor Down and Up again). The SGSN's Update PDP
 /// Context Requests for all twelve sessions start at once, before the line interface has its
 /// table back: it drops them without answering (a Non-existent answer, TS 29.060 section
 /// 7.3.4, would end a context that exists, and so would an Error Indication, TS 29.281 section
@@ -699,10 +706,14 @@ fn line_restart(seed: u64) {
     // At once: the requests reach a line interface that holds no table yet.
     gw.update_sessions(0..12, Duration::ZERO);
     gw.sim.run_for(Duration::from_secs(5));
+    // The switch processor's current table: the one held before the crash, or a newer one
+    // if loss made it see a processor Down and Up again meanwhile.
+    let current = gw.sp().table_version();
+    assert!(current >= version, "seed {seed}");
     let li = gw.sim.node::<LineInterface>(line);
     assert_eq!(
         li.table().version(),
-        version,
+        current,
         "seed {seed}: the table is back"
     );
     assert_eq!(li.poll_timeout(), None, "seed {seed}: no hello left");
@@ -711,11 +722,6 @@ fn line_restart(seed: u64) {
         (stats.error_indications, stats.non_existent),
         (0, 0),
         "seed {seed}: nothing answered for the gateway's own sessions"
-    );
-    assert_eq!(
-        gw.sp().table_version(),
-        version,
-        "seed {seed}: no table change"
     );
     let sgsn = gw.sim.node::<Sgsn>(gw.sgsn);
     assert!(
