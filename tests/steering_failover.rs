@@ -564,29 +564,17 @@ fn a_restarted_switch_processor_relearns_vids_and_sessions() {
 /// and a new set-up is placed (placement needs the line interfaces' acknowledgements).
 ///
 /// Seeds 3, 21 and 47, or the range `STEERING_SWEEP=a..b` (every seed of it once, failures
-/// collected and listed), as [`claim_6_over_many_seeds_with_heavier_loss`].
+/// collected and listed: `for_each_seed`).
 #[test]
 fn after_a_switch_processor_restart_lines_and_processors_resume_over_seeds() {
-    let seeds: Vec<u64> = match sweep_range() {
-        Some(r) => r.collect(),
-        None => vec![3, 21, 47],
-    };
-    let mut failed = Vec::new();
-    for &seed in &seeds {
-        if std::panic::catch_unwind(|| switch_restart(seed)).is_err() {
-            eprintln!("switch processor restart failed for seed {seed}");
-            failed.push(seed);
-        }
-        if seed % 1000 == 999 {
-            eprintln!("seeds up to {seed}: {} failed", failed.len());
+    match sweep_range() {
+        Some(range) => common::for_each_seed(range, switch_restart),
+        None => {
+            for seed in [3, 21, 47] {
+                switch_restart(seed);
+            }
         }
     }
-    assert!(
-        failed.is_empty(),
-        "{} of {} seeds failed: {failed:?}",
-        failed.len(),
-        seeds.len()
-    );
 }
 
 /// One seed of [`after_a_switch_processor_restart_lines_and_processors_resume_over_seeds`].
@@ -656,29 +644,18 @@ fn switch_restart(seed: u64) {
 /// `N3` and `T3`: 12 tries, 300 ms apart) are served: every session is updated, none answered
 /// as non-existent.
 ///
-/// Seeds 5, 17 and 33, or the range `STEERING_SWEEP=a..b`, failures collected and listed.
+/// Seeds 5, 17 and 33, or the range `STEERING_SWEEP=a..b` (every seed of it once, failures
+/// collected and listed: `for_each_seed`).
 #[test]
 fn a_restarted_line_interface_loses_no_session_over_seeds() {
-    let seeds: Vec<u64> = match sweep_range() {
-        Some(r) => r.collect(),
-        None => vec![5, 17, 33],
-    };
-    let mut failed = Vec::new();
-    for &seed in &seeds {
-        if std::panic::catch_unwind(|| line_restart(seed)).is_err() {
-            eprintln!("line interface restart failed for seed {seed}");
-            failed.push(seed);
-        }
-        if seed % 1000 == 999 {
-            eprintln!("seeds up to {seed}: {} failed", failed.len());
+    match sweep_range() {
+        Some(range) => common::for_each_seed(range, line_restart),
+        None => {
+            for seed in [5, 17, 33] {
+                line_restart(seed);
+            }
         }
     }
-    assert!(
-        failed.is_empty(),
-        "{} of {} seeds failed: {failed:?}",
-        failed.len(),
-        seeds.len()
-    );
 }
 
 /// One seed of [`a_restarted_line_interface_loses_no_session_over_seeds`].

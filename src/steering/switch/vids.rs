@@ -86,15 +86,29 @@ impl SwitchProcessor {
         self.teidri_changed(now);
     }
 
-    pub(super) fn push_table(&mut self, now: Instant) {
-        if now < self.push_from {
+    /// Whether table pushes wait at `now` for `rejoin_grace` to end (the push timer is then armed
+    /// for its end).
+    fn pushes_held(&mut self, now: Instant) -> bool {
+        let held = now < self.push_from;
+        if held {
             self.timers.arm(Timer::Push, self.push_from);
-            return;
         }
-        let msg = FabricMessage::TableUpdate {
+        held
+    }
+
+    /// The current table, as pushed.
+    fn table_update(&self) -> FabricMessage<'static> {
+        FabricMessage::TableUpdate {
             version: self.version,
             entries: self.table(),
-        };
+        }
+    }
+
+    pub(super) fn push_table(&mut self, now: Instant) {
+        if self.pushes_held(now) {
+            return;
+        }
+        let msg = self.table_update();
         let version = self.version;
         let retransmit = self.config.retransmit;
         let mut behind = false;
@@ -124,14 +138,10 @@ impl SwitchProcessor {
     /// Pushes the current table to line interface `line` alone, now (not before
     /// `rejoin_grace`), and keeps repeating pushes every `retransmit` while it is behind.
     fn push_line(&mut self, now: Instant, line: SocketAddr) {
-        if now < self.push_from {
-            self.timers.arm(Timer::Push, self.push_from);
+        if self.pushes_held(now) {
             return;
         }
-        let msg = FabricMessage::TableUpdate {
-            version: self.version,
-            entries: self.table(),
-        };
+        let msg = self.table_update();
         self.send(line, &msg);
         if self.timers.deadline(&Timer::Push).is_none() {
             self.timers
