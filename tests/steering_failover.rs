@@ -30,25 +30,20 @@ fn sweep_range() -> Option<std::ops::Range<u64>> {
     Some(a.parse::<u64>().ok()?..b.parse::<u64>().ok()?)
 }
 
+/// `scenario` over the seeds `STEERING_SWEEP=a..b` when set (every one, failures collected and
+/// listed: `common::for_each_seed`), else over `fixed`.
+fn sweep_or(fixed: &[u64], scenario: fn(u64)) {
+    match sweep_range() {
+        Some(range) => common::for_each_seed(range, scenario),
+        None => fixed.iter().for_each(|&seed| scenario(seed)),
+    }
+}
+
 /// Seeds 20..28 (plus STEERING_SEED), or the range STEERING_SWEEP=a..b (plus STEERING_SEED):
 /// every seed of it once, failures collected and listed.
 #[test]
 fn claim_6_over_many_seeds_with_heavier_loss() {
-    let range = sweep_range().unwrap_or(20..28);
-    let mut failed = Vec::new();
-    for seed in range.clone() {
-        if std::panic::catch_unwind(|| failover(seed, 0.1)).is_err() {
-            eprintln!("failover failed for seed {seed} (plus STEERING_SEED)");
-            failed.push(seed);
-        }
-        if seed % 1000 == 999 {
-            eprintln!("seeds up to {seed}: {} failed", failed.len());
-        }
-    }
-    assert!(
-        failed.is_empty(),
-        "failover failed for seeds {failed:?} of {range:?} (plus STEERING_SEED)"
-    );
+    common::for_each_seed(sweep_range().unwrap_or(20..28), |seed| failover(seed, 0.1));
 }
 
 /// Attempts per request in the failover runs over many seeds (10 % loss on every hop).
@@ -564,17 +559,10 @@ fn a_restarted_switch_processor_relearns_vids_and_sessions() {
 /// and a new set-up is placed (placement needs the line interfaces' acknowledgements).
 ///
 /// Seeds 3, 21 and 47, or the range `STEERING_SWEEP=a..b` (every seed of it once, failures
-/// collected and listed: `for_each_seed`).
+/// collected and listed: `sweep_or`).
 #[test]
 fn after_a_switch_processor_restart_lines_and_processors_resume_over_seeds() {
-    match sweep_range() {
-        Some(range) => common::for_each_seed(range, switch_restart),
-        None => {
-            for seed in [3, 21, 47] {
-                switch_restart(seed);
-            }
-        }
-    }
+    sweep_or(&[3, 21, 47], switch_restart);
 }
 
 /// One seed of [`after_a_switch_processor_restart_lines_and_processors_resume_over_seeds`].
@@ -645,17 +633,10 @@ fn switch_restart(seed: u64) {
 /// as non-existent.
 ///
 /// Seeds 5, 17 and 33, or the range `STEERING_SWEEP=a..b` (every seed of it once, failures
-/// collected and listed: `for_each_seed`).
+/// collected and listed: `sweep_or`).
 #[test]
 fn a_restarted_line_interface_loses_no_session_over_seeds() {
-    match sweep_range() {
-        Some(range) => common::for_each_seed(range, line_restart),
-        None => {
-            for seed in [5, 17, 33] {
-                line_restart(seed);
-            }
-        }
-    }
+    sweep_or(&[5, 17, 33], line_restart);
 }
 
 /// One seed of [`a_restarted_line_interface_loses_no_session_over_seeds`].
