@@ -94,10 +94,10 @@ fn line_harness_answers_requests_naming_no_vid() {
 }
 
 /// Regression (session 53, found by `line_harness_on_random_and_gtp_input`): the line harness
-/// seals every kind the input names for another incarnation of the line interface; a handshake
-/// kind (VidRequest, TableAck) is admitted whatever incarnation it names and refused as a kind
-/// the line interface does not take, not as `StaleIncarnation`. One message of each kind, odd
-/// and even lengths (the harness names incarnation 2 or 0 by the parity).
+/// seals every kind the input names for another incarnation of the line interface, and each is
+/// refused as `StaleIncarnation`, the handshake kinds (VidRequest, TableAck) too since session
+/// 54 (only the switch processor takes those whatever incarnation they name). One message of
+/// each kind, odd and even lengths (the harness names incarnation 2 or 0 by the parity).
 #[test]
 fn line_harness_on_each_kind_sealed_for_another_incarnation() {
     use std::borrow::Cow;

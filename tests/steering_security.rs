@@ -707,3 +707,149 @@ fn a_switch_processor_pushes_its_table_at_once_to_a_restarted_line_interface() {
     );
     assert_eq!(sp.stats().fabric_refused, 0);
 }
+
+/// The handshake kinds (`VidRequest`, `TableAck`) are taken whatever receiver incarnation they
+/// name by the switch processor alone, the one receiver that takes them (fabric module docs). A
+/// line interface and a processor never take them, so one sealed under the switch processor's
+/// node id for an earlier incarnation of theirs is refused as stale like any other kind: counted,
+/// and refused before its packet number enters the replay window. The proof of the last point:
+/// a second sealer of the same switch processor incarnation numbers its packets from 1 again,
+/// and its genuine message with packet number 1 (a VID assignment at the processor, a table at
+/// the line interface) is then taken, which a window holding the refused one's packet number 1
+/// would refuse as a replay.
+#[test]
+fn a_handshake_kind_sealed_for_an_earlier_incarnation_is_refused_by_lines_and_processors() {
+    let now = Instant::now();
+    let handshakes = [
+        FabricMessage::VidRequest {
+            processor: HealthId(12),
+            incarnation: 1,
+            current: None,
+        },
+        FabricMessage::TableAck { version: 3 },
+    ];
+    for (i, hs) in handshakes.iter().enumerate() {
+        // Processor 12 in its incarnation 2, asking for its VID.
+        let mut p = Processor::new(processor_config(12, 2), now).unwrap();
+        while p.poll_transmit().is_some() {}
+        let stale = sealer(1).seal(HealthId(12), 1, hs);
+        let r = p.handle_datagram(now, sp_fabric(), p_fabric(12), &stale);
+        assert_eq!(
+            r,
+            Err(InputError::NotAuthorized(AuthError::StaleIncarnation {
+                named: 1
+            })),
+            "processor, handshake kind {i}"
+        );
+        assert_eq!(p.stats().fabric_refused, 1, "processor, kind {i}: counted");
+        let assign = FabricMessage::VidAssign {
+            processor: HealthId(12),
+            incarnation: 2,
+            vid: vid(2),
+        };
+        let genuine = sealer(1).seal(HealthId(12), 2, &assign);
+        p.handle_datagram(now, sp_fabric(), p_fabric(12), &genuine)
+            .unwrap();
+        assert_eq!(
+            p.vid(),
+            Some(vid(2)),
+            "processor, kind {i}: packet 1 still fresh"
+        );
+
+        // A line interface in its incarnation 2, no table yet.
+        let mut c = line_config(1);
+        c.incarnation = 2;
+        let mut li = LineInterface::new(c, now).unwrap();
+        let stale = sealer(1).seal(LINE_INTERFACES, 1, hs);
+        let r = li.handle_datagram(now, sp_fabric(), li_fabric(1), &stale);
+        assert_eq!(
+            r,
+            Err(InputError::NotAuthorized(AuthError::StaleIncarnation {
+                named: 1
+            })),
+            "line interface, handshake kind {i}"
+        );
+        assert_eq!(li.stats().fabric_refused, 1, "line, kind {i}: counted");
+        // Refused for the incarnation it names, from the switch processor's address: answered
+        // with the version held, as any stale message is.
+        let ack = li.poll_transmit().expect("the table held is acknowledged");
+        assert_eq!(
+            FabricMessage::inspect(&ack.payload),
+            Ok(FabricMessage::TableAck { version: 0 })
+        );
+        let update = FabricMessage::TableUpdate {
+            version: 5,
+            entries: table(VidState::Up),
+        };
+        let genuine = sealer(1).seal(LINE_INTERFACES, 2, &update);
+        li.handle_datagram(now, sp_fabric(), li_fabric(1), &genuine)
+            .unwrap();
+        assert_eq!(
+            li.table().version(),
+            5,
+            "line, kind {i}: packet 1 still fresh"
+        );
+    }
+}
+
+/// The answers to messages naming another incarnation of a line interface are bounded by
+/// `LineConfig::stale_answers` (a token bucket, `RateLimit`): replays of captured switch
+/// processor messages at a restarted line interface are each refused and counted, but draw no
+/// more `TableAck`s than the bucket holds (here bursts of 2, one a second); the rest are
+/// suppressed and counted, and the bucket refills with time.
+#[test]
+fn the_answers_to_stale_incarnation_messages_are_rate_limited() {
+    use telcp::steering::limit::RateLimit;
+    let now = Instant::now();
+    let mut switch = sealer(1);
+    let update = FabricMessage::TableUpdate {
+        version: 5,
+        entries: table(VidState::Up),
+    };
+    let captured: Vec<Vec<u8>> = (0..5)
+        .map(|_| switch.seal(LINE_INTERFACES, 1, &update))
+        .collect();
+    let mut c = line_config(1);
+    c.incarnation = 2;
+    c.stale_answers = RateLimit::new(1, 2);
+    let mut li = LineInterface::new(c, now).unwrap();
+    let mut answers = 0;
+    for (i, bytes) in captured.iter().enumerate() {
+        let r = li.handle_datagram(now, sp_fabric(), li_fabric(1), bytes);
+        assert_eq!(
+            r,
+            Err(InputError::NotAuthorized(AuthError::StaleIncarnation {
+                named: 1
+            })),
+            "replay {i}"
+        );
+        while let Some(t) = li.poll_transmit() {
+            assert_eq!(
+                t.dst,
+                sp_fabric(),
+                "answers go to the switch processor only"
+            );
+            answers += 1;
+        }
+    }
+    assert_eq!(
+        li.stats().fabric_refused,
+        5,
+        "every replay refused and counted"
+    );
+    assert_eq!(answers, 2, "a burst of 2");
+    assert_eq!(
+        (
+            li.stats().stale_answers,
+            li.stats().stale_answers_suppressed
+        ),
+        (2, 3)
+    );
+    assert_eq!(li.table().version(), 0, "nothing installed");
+    // A second later the bucket holds one token again.
+    let later = now + Duration::from_secs(1);
+    let again = switch.seal(LINE_INTERFACES, 1, &update);
+    let _ = li.handle_datagram(later, sp_fabric(), li_fabric(1), &again);
+    assert!(li.poll_transmit().is_some(), "answered after the refill");
+    assert_eq!(li.stats().stale_answers, 3);
+}

@@ -113,7 +113,7 @@ pub(crate) fn from_switch<'a>(
         if opened.seal.is_some() && !at_switch_addr {
             return Err(InputError::Untrusted(FabricKind::of(&opened.message)));
         }
-        FabricSealer::admit((me, incarnation), &opened, |s| {
+        FabricSealer::admit((me, Some(incarnation)), &opened, |s| {
             (s == switch).then_some(window)
         })?;
         Ok(opened.message)

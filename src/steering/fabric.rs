@@ -64,10 +64,13 @@
 //! [`LINE_INTERFACES`]); a processor and a line interface the switch processor's from its
 //! sealed messages (a processor from its heartbeats too). The switch processor's relays of
 //! `Sync` and `SyncAck` name the target processor's. Two **handshake kinds** that the switch
-//! processor takes are admitted whatever receiver incarnation they name: `VidRequest` and
+//! processor takes are admitted by it whatever receiver incarnation they name: `VidRequest` and
 //! `TableAck`, the messages by which a processor and a line interface make themselves known,
 //! which cannot name the incarnation of a switch processor that restarted since they last heard
-//! from it. Their replay is harmless: a `VidRequest` of an older processor incarnation is
+//! from it. The exemption is the switch processor's own, made in its admission
+//! ([`FabricSealer::admit`] with no incarnation for those two kinds); a processor and a line
+//! interface, which never take those kinds, refuse one sealed for an earlier incarnation of
+//! theirs as stale like any other message. Their replay is harmless: a `VidRequest` of an older processor incarnation is
 //! superseded by the newer one (the switch processor answers no incarnation below one it
 //! knows, and the replay window refuses it), and a `TableAck` is taken only as fresh in the
 //! line interface's window and its version from an earlier switch processor incarnation is
@@ -618,9 +621,11 @@ impl<'a> FabricMessage<'a> {
         )
     }
 
-    /// Whether this is a handshake kind, admitted whatever receiver incarnation its seal names
-    /// (module docs): `VidRequest` and `TableAck`, by which a processor and a line interface make
-    /// themselves known to a switch processor whose incarnation they may not know yet.
+    /// Whether this is a handshake kind, which the switch processor admits whatever receiver
+    /// incarnation its seal names (module docs; [`FabricSealer::admit`] with `None`):
+    /// `VidRequest` and `TableAck`, by which a processor and a line interface make themselves
+    /// known to a switch processor whose incarnation they may not know yet. No other receiver
+    /// takes them, and none exempts them.
     pub fn is_handshake_kind(&self) -> bool {
         matches!(
             self,
@@ -1102,16 +1107,22 @@ impl FabricSealer {
     /// Admits what [`FabricSealer::open`] found at node `me` in its incarnation `incarnation`:
     /// a sealed message must name `me` as its receiver, come from a sender `window` knows (its
     /// [`ReplayWindow`], `None` for an unknown sender), name `incarnation` as the receiver's
-    /// incarnation (unless it is a handshake kind, [`FabricMessage::is_handshake_kind`]) and be
-    /// fresh in that window, which then records it. An unsealed message (a `Packet` or
-    /// `Transmit`, trusted by address) passes unchecked. Returns the sender.
+    /// incarnation and be fresh in that window, which then records it. An unsealed message (a
+    /// `Packet` or `Transmit`, trusted by address) passes unchecked. Returns the sender.
+    ///
+    /// `incarnation` is `None` when the receiver takes this message whatever receiver
+    /// incarnation it names: the receiver's choice, made per message. Only the switch
+    /// processor makes it, for the handshake kinds ([`FabricMessage::is_handshake_kind`],
+    /// module docs); a processor and a line interface always pass their own incarnation, so
+    /// a handshake kind sealed for an earlier incarnation of one of them is refused as
+    /// [`AuthError::StaleIncarnation`] like any other.
     ///
     /// # Errors
     /// [`InputError::NotAuthorized`] with [`AuthError::Misdirected`],
     /// [`AuthError::UnknownSender`], [`AuthError::StaleIncarnation`] or
     /// [`AuthError::Replayed`], checked in that order; the window is then unchanged.
     pub fn admit<'w>(
-        (me, incarnation): (NodeId, u32),
+        (me, incarnation): (NodeId, Option<u32>),
         opened: &Opened<'_>,
         window: impl FnOnce(NodeId) -> Option<&'w mut ReplayWindow>,
     ) -> Result<Option<NodeId>, InputError> {
@@ -1125,7 +1136,7 @@ impl FabricSealer {
         let Some(w) = window(h.sender) else {
             return refuse(AuthError::UnknownSender(h.sender));
         };
-        if named != incarnation && !opened.message.is_handshake_kind() {
+        if incarnation.is_some_and(|mine| named != mine) {
             return refuse(AuthError::StaleIncarnation { named });
         }
         if !w.admit(&h) {

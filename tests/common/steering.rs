@@ -188,6 +188,7 @@ pub fn line_config_for(i: u8, layout: VidLayout) -> LineConfig {
         non_existent: RateLimit::default(),
         extension_headers: RateLimit::default(),
         hello_interval: Duration::from_millis(200),
+        stale_answers: RateLimit::default(),
     }
 }
 

@@ -249,30 +249,53 @@ fn line_at_port(now: Instant, data: &[u8], port: u16) {
             assert_eq!(li.table().version(), after, "a replay changes nothing");
             // Sealed for another incarnation of the line interface (it is in incarnation 1; 0:
             // a switch processor that does not know it): refused, counted, the table
-            // unchanged, and answered with one TableAck of the version held. (A handshake
-            // kind, VidRequest or TableAck, is admitted whatever incarnation it names, and
-            // refused as a kind the line interface does not take.)
-            if !m.is_handshake_kind() {
-                while li.poll_transmit().is_some() {}
-                let refused = li.stats().fabric_refused;
-                let named = if data.len() % 2 == 0 { 0 } else { 2 };
-                let stale = sp.seal(LINE_INTERFACES, named, &m);
-                let r = li.handle_datagram(now, switch, line, &stale);
-                assert!(
-                    matches!(
-                        r,
-                        Err(crate::steering::InputError::NotAuthorized(
-                            crate::steering::AuthError::StaleIncarnation { .. }
-                        ))
-                    ),
-                    "another incarnation is refused: {r:?}"
-                );
-                assert_eq!(li.table().version(), after, "and changes nothing");
-                assert_eq!(li.stats().fabric_refused, refused + 1, "counted");
-                let ack = li.poll_transmit().map(|t| t.payload);
-                let ack = ack.as_deref().map(FabricMessage::inspect);
-                assert_eq!(ack, Some(Ok(FabricMessage::TableAck { version: after })));
-            }
+            // unchanged, and answered with one TableAck of the version held. Every sealed kind,
+            // the handshake kinds (VidRequest, TableAck) too: only the switch processor takes
+            // those whatever incarnation they name.
+            while li.poll_transmit().is_some() {}
+            let refused = li.stats().fabric_refused;
+            let named = if data.len() % 2 == 0 { 0 } else { 2 };
+            let stale = sp.seal(LINE_INTERFACES, named, &m);
+            let r = li.handle_datagram(now, switch, line, &stale);
+            assert!(
+                matches!(
+                    r,
+                    Err(crate::steering::InputError::NotAuthorized(
+                        crate::steering::AuthError::StaleIncarnation { .. }
+                    ))
+                ),
+                "another incarnation is refused: {r:?}"
+            );
+            assert_eq!(li.table().version(), after, "and changes nothing");
+            assert_eq!(li.stats().fabric_refused, refused + 1, "counted");
+            let ack = li.poll_transmit().map(|t| t.payload);
+            let ack = ack.as_deref().map(FabricMessage::inspect);
+            assert_eq!(ack, Some(Ok(FabricMessage::TableAck { version: after })));
+            // Another such message at the same instant: refused and counted the same, but past
+            // the one-answer rate limit, not answered (the suppression counted).
+            let again = sp.seal(LINE_INTERFACES, named, &m);
+            let r = li.handle_datagram(now, switch, line, &again);
+            assert!(
+                matches!(
+                    r,
+                    Err(crate::steering::InputError::NotAuthorized(
+                        crate::steering::AuthError::StaleIncarnation { .. }
+                    ))
+                ),
+                "another incarnation is refused again: {r:?}"
+            );
+            assert_eq!(li.stats().fabric_refused, refused + 2, "counted again");
+            assert!(
+                li.poll_transmit().is_none(),
+                "past the rate limit: no answer"
+            );
+            assert_eq!(
+                (
+                    li.stats().stale_answers,
+                    li.stats().stale_answers_suppressed
+                ),
+                (1, 1)
+            );
         }
     }
     while li.poll_transmit().is_some() {}
@@ -313,6 +336,7 @@ fn fuzz_line(now: Instant) -> Option<LineInterface> {
         non_existent: crate::steering::limit::RateLimit::new(1, 1),
         extension_headers: crate::steering::limit::RateLimit::new(1, 1),
         hello_interval: Duration::from_secs(1),
+        stale_answers: crate::steering::limit::RateLimit::new(1, 1),
     };
     let mut li = LineInterface::new(config, now).ok()?;
     let entries = [

@@ -50,7 +50,10 @@
 //! refused only because it names another incarnation of this line interface (one sealed before
 //! its restart, or by a switch processor that does not know this incarnation yet,
 //! [`AuthError::StaleIncarnation`]) is answered with a sealed `TableAck` of the version held,
-//! so the switch processor learns the incarnation and pushes the table again.
+//! so the switch processor learns the incarnation and pushes the table again. Those answers go
+//! to the switch processor only, bounded by [`LineConfig::stale_answers`] (beyond, suppressed
+//! and counted in [`LineStats::stale_answers_suppressed`]): replays of captured messages draw
+//! no more than that.
 //!
 //! It keeps no per-session state. **Its one timer is the hello**: while its table is version 0
 //! (it is new, or restarted, and holds no table), it sends the switch processor a sealed
@@ -197,6 +200,12 @@ pub struct LineConfig {
     /// ([`ConfigError::OutOfRange`] naming [`ConfigField::HelloInterval`] otherwise);
     /// [`LineConfig::new`] sets 1 s.
     pub hello_interval: Duration,
+    /// Bound of the `TableAck`s sent in answer to authentic switch processor messages refused
+    /// only for the receiver incarnation they name ([`AuthError::StaleIncarnation`], module
+    /// docs); beyond, suppressed and counted ([`LineStats::stale_answers_suppressed`]). A
+    /// restarted switch processor still learns this line interface's incarnation: its table
+    /// pushes are repeated until acknowledged, and the hello repeats while no table is held.
+    pub stale_answers: RateLimit,
 }
 
 impl LineConfig {
@@ -204,7 +213,8 @@ impl LineConfig {
     /// incarnation 1, switch processor's node id 1, no L2TP layout, no UE pool, queues of 4096
     /// datagrams and 4096 events, the default [`RateLimit`] (100 per second, bursts of 20)
     /// for Error Indications, for Non-existent responses and for Supported Extension Headers
-    /// Notifications, each, and a hello every second while it holds no table.
+    /// Notifications and for the answers to messages naming another incarnation, each, and a
+    /// hello every second while it holds no table.
     pub fn new(
         fabric_addr: SocketAddr,
         switch_addr: SocketAddr,
@@ -228,6 +238,7 @@ impl LineConfig {
             non_existent: RateLimit::default(),
             extension_headers: RateLimit::default(),
             hello_interval: Duration::from_secs(1),
+            stale_answers: RateLimit::default(),
         }
     }
 }
@@ -281,6 +292,11 @@ pub struct LineStats {
     pub extension_headers_notifications: u64,
     /// Such notifications not sent because [`LineConfig::extension_headers`] was exhausted.
     pub extension_headers_suppressed: u64,
+    /// `TableAck`s sent in answer to authentic switch processor messages naming another
+    /// incarnation of this line interface ([`AuthError::StaleIncarnation`]).
+    pub stale_answers: u64,
+    /// Such answers not sent because [`LineConfig::stale_answers`] was exhausted.
+    pub stale_answers_suppressed: u64,
     /// PFCP datagrams holding more than one message (flag FO, TS 29.244 section 7.2.2.1),
     /// whose messages were steered one by one (each also counted as a datagram above).
     pub pfcp_bundles: u64,
@@ -331,6 +347,7 @@ pub struct LineInterface {
     error_indications: TokenBucket,
     non_existent: TokenBucket,
     extension_headers: TokenBucket,
+    stale_answers: TokenBucket,
     /// Seals its `TableAck`s and opens the switch processor's messages.
     sealer: FabricSealer,
     /// The replay window of the switch processor's sealed messages (its incarnation, the
@@ -389,6 +406,7 @@ impl LineInterface {
             error_indications: TokenBucket::new(config.error_indications, now),
             non_existent: TokenBucket::new(config.non_existent, now),
             extension_headers: TokenBucket::new(config.extension_headers, now),
+            stale_answers: TokenBucket::new(config.stale_answers, now),
             table: Arc::new(
                 VidTable::new(config.layout, config.l2tp_layout).with_ue_pool(config.ue_pool),
             ),
@@ -524,7 +542,7 @@ impl LineInterface {
         data: &[u8],
     ) -> Result<(), InputError> {
         if to == self.config.fabric_addr {
-            return self.handle_fabric(from, data);
+            return self.handle_fabric(now, from, data);
         }
         if to.port() == 0 {
             return self.handle_downlink(now, data);
@@ -783,8 +801,14 @@ impl LineInterface {
     /// A fabric datagram: opened and admitted (module docs of [`crate::steering::fabric`]: a
     /// `TableUpdate` from the switch processor's address, sealed by it for this incarnation, its
     /// packet number fresh), then taken by kind and sender address. An authentic one refused
-    /// only for the receiver incarnation it names is answered with a `TableAck`.
-    fn handle_fabric(&mut self, from: SocketAddr, data: &[u8]) -> Result<(), InputError> {
+    /// only for the receiver incarnation it names is answered with a `TableAck`, as
+    /// [`LineConfig::stale_answers`] allows.
+    fn handle_fabric(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        data: &[u8],
+    ) -> Result<(), InputError> {
         let msg = common::from_switch(
             &mut self.sealer,
             (
@@ -801,8 +825,14 @@ impl LineInterface {
             Err(e @ InputError::NotAuthorized(AuthError::StaleIncarnation { .. })) => {
                 // From the switch processor's address (checked first), under its key and node
                 // id: it does not know this incarnation (it restarted), or a replay of what it
-                // sealed for an earlier one. Either way, say which table this one holds.
-                let _ = self.send_ack();
+                // sealed for an earlier one. Either way, say which table this one holds (as
+                // the rate limit allows: replays draw no more than it).
+                if self.stale_answers.take(now) {
+                    self.stats.stale_answers += 1;
+                    let _ = self.send_ack();
+                } else {
+                    self.stats.stale_answers_suppressed += 1;
+                }
                 return Err(e);
             }
             m => m?,

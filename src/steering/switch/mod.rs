@@ -673,7 +673,11 @@ impl SwitchProcessor {
         let slot = self.by_addr.get(&from).copied();
         let slots = &mut self.slots;
         let lines = &mut self.lines;
-        let mine = (me, self.config.incarnation);
+        // The handshake kinds are taken whatever incarnation of this switch processor they
+        // name: their sender may not know it yet (fabric module docs). Every other kind must
+        // name this incarnation.
+        let exempt = opened.message.is_handshake_kind();
+        let mine = (me, (!exempt).then_some(self.config.incarnation));
         FabricSealer::admit(mine, &opened, |sender| match slot {
             Some(id) if id == sender => slots.get_mut(&id).map(|s| &mut s.window),
             Some(_) => None,
