@@ -98,8 +98,10 @@
 //! incarnation of both ends, a message captured and withheld (never delivered) is taken if it
 //! arrives before 64 newer ones from its sender push it out of the window; each replay of an
 //! authentic message sealed for an earlier incarnation of a line interface draws one `TableAck`
-//! to the switch processor (no more than the replays, and it changes nothing there within one
-//! incarnation of the line interface); `Packet` and `Transmit` are not sealed (below).
+//! to the switch processor while the line interface's
+//! [`LineConfig::stale_answers`](crate::steering::LineConfig::stale_answers) allows (it changes
+//! nothing there within one incarnation of the line interface); `Packet` and `Transmit` are
+//! not sealed (below).
 //!
 //! **The switch processor relays** `Sync` and `SyncAck` between processors by opening what the
 //! processor sealed and sealing it again as itself for the receiver: a processor takes sealed
