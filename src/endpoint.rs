@@ -13,7 +13,7 @@
 //! caller) name [`std::convert::Infallible`] and keep the default, which returns `None`.
 //!
 //! [`crate::Node`] is the object-safe form for heterogeneous drivers (a socket loop running several
-//! protocols, or [`crate::sim`]): every [`Endpoint`] is a `Node` through a blanket impl that maps
+//! protocols, or the simulator `telcp::sim` of feature `sim`): every [`Endpoint`] is a `Node` through a blanket impl that maps
 //! its event into the crate-wide [`Event`] and its input error into the crate-wide [`Error`], so a
 //! driver reaches events and refusals without a downcast.
 //!
@@ -141,6 +141,14 @@ pub trait Endpoint {
 
     /// The counters so far.
     fn stats(&self) -> Self::Stats;
+
+    /// The counters so far in the crate-wide form [`Stats`], which [`crate::Node::stats`]
+    /// hands out: every endpoint of the crate returns its [`Endpoint::stats`] there; a
+    /// caller's own endpoint (a test node, a wrapper) keeps the default, `None`, whatever its
+    /// `Stats` type.
+    fn node_stats(&self) -> Option<Stats> {
+        None
+    }
 }
 
 /// An event of any endpoint of the crate, as [`crate::Node::poll_event`] hands it out.
@@ -164,6 +172,59 @@ pub enum Event {
     /// From a [`Monitor`].
     Health(HealthEvent),
 }
+
+/// The counters of any endpoint of the crate, as [`crate::Node::stats`] hands them out: the
+/// endpoint's own [`Endpoint::Stats`], by kind of endpoint, so a driver holding several kinds
+/// (`Vec<Box<dyn Node>>`) reads every one's counters without a downcast. Each converts back
+/// with `TryFrom` (the `Stats` itself when it is another kind's).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Stats {
+    /// Of a [`Lac`] or an [`Lns`] (RFC 2661).
+    L2tp(l2tp::Stats),
+    /// Of a [`HomeAgent`] (RFC 5944).
+    HomeAgent(HaStats),
+    /// Of a [`ForeignAgent`] (RFC 5944 section 3.7).
+    ForeignAgent(FaStats),
+    /// Of a [`MobileNodeClient`] (RFC 5944 section 3.6).
+    MobileNode(ClientStats),
+    /// Of a [`LineInterface`].
+    Line(LineStats),
+    /// Of a [`SwitchProcessor`].
+    Switch(SwitchStats),
+    /// Of a [`Processor`].
+    Processor(ProcessorStats),
+    /// Of a [`Monitor`].
+    Health(MonitorStats),
+}
+
+macro_rules! stats_variant {
+    ($variant:ident, $t:ty) => {
+        impl From<$t> for Stats {
+            fn from(s: $t) -> Stats {
+                Stats::$variant(s)
+            }
+        }
+        impl TryFrom<Stats> for $t {
+            type Error = Stats;
+            fn try_from(s: Stats) -> Result<$t, Stats> {
+                match s {
+                    Stats::$variant(s) => Ok(s),
+                    other => Err(other),
+                }
+            }
+        }
+    };
+}
+
+stats_variant!(L2tp, l2tp::Stats);
+stats_variant!(HomeAgent, HaStats);
+stats_variant!(ForeignAgent, FaStats);
+stats_variant!(MobileNode, ClientStats);
+stats_variant!(Line, LineStats);
+stats_variant!(Switch, SwitchStats);
+stats_variant!(Processor, ProcessorStats);
+stats_variant!(Health, MonitorStats);
 
 /// User data of any endpoint of the crate, as [`crate::Node::poll_data`] hands it out.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -310,6 +371,9 @@ impl<T: Endpoint + 'static> Node for T {
     fn poll_timeout(&self) -> Option<Instant> {
         Endpoint::poll_timeout(self)
     }
+    fn stats(&self) -> Option<Stats> {
+        Endpoint::node_stats(self)
+    }
 }
 
 /// Implements [`Endpoint`] by delegating to the type's inherent methods of the same names.
@@ -367,6 +431,9 @@ macro_rules! endpoint {
             fn stats(&self) -> $stats {
                 let $s = self;
                 $get_stats
+            }
+            fn node_stats(&self) -> Option<Stats> {
+                Some(Endpoint::stats(self).into())
             }
         }
     };
@@ -463,6 +530,9 @@ impl Endpoint for HomeAgent {
     fn stats(&self) -> HaStats {
         HomeAgent::stats(self)
     }
+    fn node_stats(&self) -> Option<Stats> {
+        Some(Stats::HomeAgent(self.stats()))
+    }
 }
 
 #[cfg(test)]
@@ -552,6 +622,38 @@ mod tests {
         };
         assert_eq!(&d.frame[..], b"\xff\x03\xc0\x21");
         assert_eq!(lns.poll_data(), None);
+        // The counters through the same `dyn Node`, no downcast, of the L2TP kind; the same
+        // as the endpoint's own.
+        let stats = lns.stats().expect("an endpoint has counters");
+        assert!(l2tp::Stats::try_from(stats).is_ok());
+        assert_eq!(Node::stats(&lac), Some(Stats::L2tp(Endpoint::stats(&lac))));
+    }
+
+    /// A driver holding several kinds of endpoint as `dyn Node` reads each one's counters in
+    /// the crate-wide form, of its own kind: they convert back to that kind only.
+    #[test]
+    fn node_stats_are_each_endpoints_own_counters_by_kind() {
+        let b: SocketAddr = "10.0.0.2:7000".parse().unwrap();
+        let key = ClusterKey::new(b"a heartbeat secret");
+        let now = Instant::now();
+        let mut m = Monitor::new(
+            MonitorConfig::new(NodeId(1), Role::LNS, key, vec![(NodeId(2), b)]),
+            now,
+        )
+        .unwrap();
+        let _ = Endpoint::handle_datagram(&mut m, now, b, b, b"not a heartbeat");
+        let nodes: Vec<Box<dyn Node>> = vec![
+            Box::new(m),
+            Box::new(Lns::new(l2tp::LnsConfig::default(), now).unwrap()),
+        ];
+        let health = nodes[0].stats().unwrap();
+        assert!(matches!(health, Stats::Health(_)));
+        assert_eq!(
+            MonitorStats::try_from(health).map(|s| s == MonitorStats::default()),
+            Ok(false)
+        );
+        assert_eq!(l2tp::Stats::try_from(health), Err(health));
+        assert_eq!(nodes[1].stats(), Some(Stats::L2tp(l2tp::Stats::default())));
     }
 
     /// A role without a data path hands out nothing from `poll_data`, in either form.

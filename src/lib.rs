@@ -36,7 +36,7 @@
 //! `poll_transmit`, `poll_event`, `poll_data`, `poll_timeout`, `stats`, with its own `Event`,
 //! `Error`, `Data` and `Stats` types), so one loop over `std::net::UdpSocket` drives any of them.
 //! Each endpoint's events convert into the crate-wide [`Event`]; drivers that hold several kinds
-//! of endpoint at once (the simulator [`sim`]) use the object-safe form, [`Node`], which every
+//! of endpoint at once (the simulator `telcp::sim`, feature `sim`) use the object-safe form, [`Node`], which every
 //! `Endpoint` is.
 //! Such a loop sends every [`Transmit`]'s payload to its `dst`. When `src` is set, the datagram
 //! must leave from that local address: a driver holds one socket per address the endpoint listens
@@ -162,10 +162,10 @@
 //!
 //! ## Features
 //!
-//! * `sim`: [`sim`], a deterministic in-process network (seeded loss, duplication, reordering,
+//! * `sim`: `telcp::sim`, a deterministic in-process network (seeded loss, duplication, reordering,
 //!   delay, partitions, crashes) used by the tests, the fuzz targets and the demo.
-//! * `pcap`: [`pcap`], a pcap writer with real Ethernet/IPv4/IPv6/UDP framing.
-//! * `proptest`: [`strategies`], proptest generators for every wire message.
+//! * `pcap`: `telcp::pcap`, a pcap writer with real Ethernet/IPv4/IPv6/UDP framing.
+//! * `proptest`: `telcp::strategies`, proptest generators for every wire message.
 //! * `tokio`: `driver`, the async driver over tokio UDP sockets and timers.
 //! * `roles`: `tokio` plus serde, toml and tracing-subscriber, for the runnable role examples.
 #![forbid(unsafe_code)]
@@ -193,7 +193,7 @@ pub mod strategies;
 #[doc(hidden)]
 pub mod harness;
 
-pub use endpoint::{Data, Endpoint, Error, Event, SendData};
+pub use endpoint::{Data, Endpoint, Error, Event, SendData, Stats};
 pub use io::{MacAddr, Node, Rng, TimerQueue, Transmit};
 /// The `ipnetwork` crate, re-exported: its prefix types appear in the public API (the Home
 /// Agent's virtual network, route events, the processors' UE pools), so callers name them without

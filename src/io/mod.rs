@@ -19,7 +19,7 @@
 //! * [`Outbox`]: the one bounded queue of datagrams and events an endpoint hands its caller, its
 //!   [`Overflow`] policy documented and every drop counted.
 //! * [`RateLimit`] and [`TokenBucket`]: the bound on answers to unauthenticated input.
-//! * [`Node`]: the calls a driver (a socket loop, or [`crate::sim`]) makes on any endpoint, the
+//! * [`Node`]: the calls a driver (a socket loop, or the simulator `telcp::sim` of feature `sim`) makes on any endpoint, the
 //!   object-safe form of [`crate::Endpoint`].
 //!
 //! Time enters only as a `now: Instant` argument: nothing in the crate reads a clock.
@@ -146,7 +146,7 @@ impl fmt::Debug for Transmit {
 ///
 /// Every [`crate::Endpoint`] is a `Node` (a blanket impl maps its event into [`crate::Event`] and
 /// its typed input error into [`crate::Error`]), so one driver loop, a real socket loop or the deterministic
-/// [`crate::sim`] network, can run any mix of them without a downcast to reach events. The call order is the one of every endpoint:
+/// `telcp::sim` network (feature `sim`), can run any mix of them without a downcast to reach events. The call order is the one of every endpoint:
 /// after any `handle_*`, drain [`Node::poll_transmit`], then [`Node::poll_event`], then read
 /// [`Node::poll_timeout`] and call [`Node::handle_timeout`] when it is reached. Time passed in
 /// never goes backwards. Received PPP frames of an L2TP [`crate::l2tp::Lac`] or
@@ -201,4 +201,10 @@ pub trait Node: std::any::Any {
     }
     /// The earliest instant at which [`Node::handle_timeout`] has work to do.
     fn poll_timeout(&self) -> Option<Instant>;
+    /// The counters so far, in the crate-wide form: every [`crate::Endpoint`] maps its own
+    /// [`crate::Endpoint::stats`] into [`crate::Stats`] here; a driver's own test node without
+    /// counters keeps the default, `None`.
+    fn stats(&self) -> Option<crate::Stats> {
+        None
+    }
 }

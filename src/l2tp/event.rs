@@ -321,6 +321,8 @@ pub struct Data {
     pub session: SessionRef,
     /// The LAC's call.
     pub call: Option<CallId>,
-    /// The PPP frame.
+    /// The PPP frame, as the peer sent it: its Protocol field and information, with the HDLC
+    /// Address and Control fields (0xff 0x03) in front when the peer sends them (RFC 1661
+    /// section 6.6; Linux's L2TP PPP and xl2tpd do), nothing added or stripped.
     pub frame: Bytes,
 }

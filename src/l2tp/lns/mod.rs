@@ -415,6 +415,12 @@ impl Lns {
     /// Sends a PPP frame on a session (`session` as [`Event::SessionUp`] named it) in an L2TP
     /// data message (RFC 2661 5.8), queued for `poll_transmit`.
     ///
+    /// `frame` is the PPP frame without the serial link's framing (no HDLC flag sequences,
+    /// octet stuffing or FCS, RFC 1662 sections 3.1 and 4.2): its Protocol field and
+    /// information, with the HDLC Address and Control fields (0xff 0x03) in front unless the
+    /// PPP peers agreed to compress them (RFC 1661 section 6.6). Linux's L2TP PPP and xl2tpd
+    /// send them. It travels as given: nothing is added or stripped.
+    ///
     /// # Errors
     /// [`CommandError::NoSession`] when there is no such established session; nothing queued.
     pub fn send_ppp(&mut self, session: SessionRef, frame: &[u8]) -> Result<(), CommandError> {

@@ -102,7 +102,10 @@ pub enum Event {
         /// The tunnel to the expired care-of address.
         tunnel: Tunnel,
     },
-    /// A peer is Up (health).
+    /// A peer is Up (health): first heard, back from Down, or back from Suspect. Suspect is
+    /// not reported (a missed heartbeat or two), so a `PeerUp` may follow another with no
+    /// [`Event::PeerDown`] between: the peer was Suspect meanwhile
+    /// ([`crate::health::HealthEvent`]).
     PeerUp {
         /// The peer.
         node: NodeId,

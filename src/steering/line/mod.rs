@@ -319,7 +319,11 @@ pub enum LineEvent {
     /// A table update was applied.
     TableApplied {
         /// Its version, as the switch processor pushed it
-        /// ([`SwitchEvent::TablePushed`](crate::steering::switch::SwitchEvent::TablePushed)).
+        /// ([`SwitchEvent::TablePushed`](crate::steering::switch::SwitchEvent::TablePushed)):
+        /// the switch processor's incarnation in the high 32 bits, its count of pushes in the
+        /// low 32. Applied versions rise but may skip: each push is a full snapshot, so
+        /// a version made while an older one was on its way supersedes it, and a line
+        /// interface applies only a version above the one it holds.
         version: u64,
     },
 }

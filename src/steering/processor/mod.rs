@@ -80,7 +80,13 @@
 //! * Update / Delete PDP Context Requests and G-PDUs with one of its TEIDs: served from its own
 //!   sessions (changes replicated the same way before answering), or, when the line interface
 //!   steered them here because the primary is down, from the replicated copies (a Delete is then
-//!   reported to the switch processor so it can free the VIDs).
+//!   reported to the switch processor so it can free the VIDs). A G-PDU is checked against the
+//!   sessions and counted ([`ProcessorStats::user_packets`], and `user_packets_backup` for a
+//!   replicated copy), nothing more: the processor is its sessions' control plane and hands
+//!   out no user payload (no event, no queue). Forwarding the T-PDU (decapsulated towards the
+//!   SGi / N6 side) is the caller's data plane, which holds the datagram it passed in:
+//!   [`Processor::handle_datagram`] returns `Ok` for a G-PDU of a session held here and
+//!   [`InputError::UnknownTeid`] otherwise.
 //! * An Update/Delete for a TEID it does not hold: answered with cause Non-existent (TEID 0, the
 //!   request's sequence number) and counted, at most `non_existent` answers (a token bucket;
 //!   beyond, suppressed and counted in [`ProcessorStats::non_existent_suppressed`]), as the line
