@@ -198,34 +198,6 @@ pub enum Stats {
     Health(MonitorStats),
 }
 
-macro_rules! stats_variant {
-    ($variant:ident, $t:ty) => {
-        impl From<$t> for Stats {
-            fn from(s: $t) -> Stats {
-                Stats::$variant(s)
-            }
-        }
-        impl TryFrom<Stats> for $t {
-            type Error = Stats;
-            fn try_from(s: Stats) -> Result<$t, Stats> {
-                match s {
-                    Stats::$variant(s) => Ok(s),
-                    other => Err(other),
-                }
-            }
-        }
-    };
-}
-
-stats_variant!(L2tp, l2tp::Stats);
-stats_variant!(HomeAgent, HaStats);
-stats_variant!(ForeignAgent, FaStats);
-stats_variant!(MobileNode, ClientStats);
-stats_variant!(Line, LineStats);
-stats_variant!(Switch, SwitchStats);
-stats_variant!(Processor, ProcessorStats);
-stats_variant!(Health, MonitorStats);
-
 /// User data of any endpoint of the crate, as [`crate::Node::poll_data`] hands it out.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -308,18 +280,20 @@ impl From<std::convert::Infallible> for Error {
     }
 }
 
-macro_rules! event_variant {
-    ($variant:ident, $t:ty) => {
-        impl From<$t> for Event {
-            fn from(e: $t) -> Event {
-                Event::$variant(e)
+/// `From` a kind's own type into the crate-wide enum `$enum` (its variant `$variant`), and
+/// `TryFrom` back (the crate-wide value itself when it is another kind's).
+macro_rules! enum_variant {
+    ($enum:ident, $variant:ident, $t:ty) => {
+        impl From<$t> for $enum {
+            fn from(e: $t) -> $enum {
+                $enum::$variant(e)
             }
         }
-        impl TryFrom<Event> for $t {
-            type Error = Event;
-            fn try_from(e: Event) -> Result<$t, Event> {
+        impl TryFrom<$enum> for $t {
+            type Error = $enum;
+            fn try_from(e: $enum) -> Result<$t, $enum> {
                 match e {
-                    Event::$variant(e) => Ok(e),
+                    $enum::$variant(e) => Ok(e),
                     other => Err(other),
                 }
             }
@@ -327,14 +301,23 @@ macro_rules! event_variant {
     };
 }
 
-event_variant!(L2tp, l2tp::Event);
-event_variant!(HomeAgent, crate::mip::Event);
-event_variant!(ForeignAgent, FaEvent);
-event_variant!(MobileNode, ClientEvent);
-event_variant!(Line, LineEvent);
-event_variant!(Switch, SwitchEvent);
-event_variant!(Processor, ProcessorEvent);
-event_variant!(Health, HealthEvent);
+enum_variant!(Event, L2tp, l2tp::Event);
+enum_variant!(Event, HomeAgent, crate::mip::Event);
+enum_variant!(Event, ForeignAgent, FaEvent);
+enum_variant!(Event, MobileNode, ClientEvent);
+enum_variant!(Event, Line, LineEvent);
+enum_variant!(Event, Switch, SwitchEvent);
+enum_variant!(Event, Processor, ProcessorEvent);
+enum_variant!(Event, Health, HealthEvent);
+
+enum_variant!(Stats, L2tp, l2tp::Stats);
+enum_variant!(Stats, HomeAgent, HaStats);
+enum_variant!(Stats, ForeignAgent, FaStats);
+enum_variant!(Stats, MobileNode, ClientStats);
+enum_variant!(Stats, Line, LineStats);
+enum_variant!(Stats, Switch, SwitchStats);
+enum_variant!(Stats, Processor, ProcessorStats);
+enum_variant!(Stats, Health, MonitorStats);
 
 impl<T: Endpoint + 'static> Node for T {
     fn handle_datagram(
@@ -555,6 +538,13 @@ mod tests {
 
     fn std_error<T: std::error::Error + Send + Sync + 'static>() {}
 
+    /// A health monitor (node 1) with one peer, node 2 at `peer`.
+    fn monitor(now: Instant, peer: SocketAddr) -> Monitor {
+        let key = ClusterKey::new(b"a heartbeat secret");
+        let config = MonitorConfig::new(NodeId(1), Role::LNS, key, vec![(NodeId(2), peer)]);
+        Monitor::new(config, now).unwrap()
+    }
+
     #[test]
     fn every_endpoint_error_is_a_std_error_a_caller_can_question_mark() {
         std_error::<<Lac as Endpoint>::Error>();
@@ -572,13 +562,8 @@ mod tests {
             "10.0.0.1:7000".parse().unwrap(),
             "10.0.0.2:7000".parse().unwrap(),
         );
-        let key = ClusterKey::new(b"a heartbeat secret");
         let now = Instant::now();
-        let mut m = Monitor::new(
-            MonitorConfig::new(NodeId(1), Role::LNS, key, vec![(NodeId(2), b)]),
-            now,
-        )
-        .unwrap();
+        let mut m = monitor(now, b);
         // Not a heartbeat: refused with a typed error that `?` boxed.
         let e = feed(&mut m, now, b, a, b"not a heartbeat").unwrap_err();
         assert!(e.downcast_ref::<HealthError>().is_some(), "{e}");
@@ -634,13 +619,8 @@ mod tests {
     #[test]
     fn node_stats_are_each_endpoints_own_counters_by_kind() {
         let b: SocketAddr = "10.0.0.2:7000".parse().unwrap();
-        let key = ClusterKey::new(b"a heartbeat secret");
         let now = Instant::now();
-        let mut m = Monitor::new(
-            MonitorConfig::new(NodeId(1), Role::LNS, key, vec![(NodeId(2), b)]),
-            now,
-        )
-        .unwrap();
+        let mut m = monitor(now, b);
         let _ = Endpoint::handle_datagram(&mut m, now, b, b, b"not a heartbeat");
         let nodes: Vec<Box<dyn Node>> = vec![
             Box::new(m),
@@ -660,12 +640,7 @@ mod tests {
     #[test]
     fn poll_data_is_none_for_a_role_without_a_data_path() {
         let b: SocketAddr = "10.0.0.2:7000".parse().unwrap();
-        let key = ClusterKey::new(b"a heartbeat secret");
-        let mut m = Monitor::new(
-            MonitorConfig::new(NodeId(1), Role::LNS, key, vec![(NodeId(2), b)]),
-            Instant::now(),
-        )
-        .unwrap();
+        let mut m = monitor(Instant::now(), b);
         assert!(Endpoint::poll_data(&mut m).is_none());
         assert!(Node::poll_data(&mut m).is_none());
     }
