@@ -405,6 +405,54 @@ pub(crate) fn call_updates<'a>(mut b: &'a [u8], count: usize, out: &mut CallUpda
 pub(crate) type CallUpdates<'a> =
     arrayvec::ArrayVec<CallUpdateShort<'a>, { crate::replica::MAX_ITEMS }>;
 
+/// An entry of a batch of set-ups' and tear-downs' records read in place ([`setup_entries`]),
+/// with no [`Record`] boxed.
+pub(crate) enum SetupEntry<'a> {
+    /// A [`Record::Call`]'s content.
+    Call(CallRecord),
+    /// A [`Record::CallUpdate`], its details block borrowed from the datagram.
+    Update(CallUpdateShort<'a>),
+    /// A [`Record::Session`], [`Record::SessionSequence`], [`Record::SessionGone`] or
+    /// [`Record::TunnelSequence`] (none of them allocates).
+    Plain(Record),
+}
+
+/// The entries of a batch read in place ([`setup_entries`]).
+pub(crate) type SetupEntries<'a> =
+    arrayvec::ArrayVec<SetupEntry<'a>, { crate::replica::MAX_ITEMS }>;
+
+/// The entries of a batch of `count` entries at the start of `b` (after its head) into `out`,
+/// read in place, when every one is a record of a kind [`SetupEntry`] holds that parses
+/// ([`Record::parse_short`], [`Record::call_short`], [`Record::call_update_short`]); `false`
+/// otherwise (the batch then goes the general way, which names any error). The records
+/// [`Record::parse`] reads, a call's not boxed.
+pub(crate) fn setup_entries<'a>(mut b: &'a [u8], count: usize, out: &mut SetupEntries<'a>) -> bool {
+    for _ in 0..count {
+        let Some((&kind, body)) = b.split_first() else {
+            return false;
+        };
+        let parsed = match kind {
+            CALL => Record::call_short(body).map(|(c, len)| (SetupEntry::Call(c), len)),
+            CALL_UPDATE => Record::call_update_short(body).map(|u| {
+                let len = u.len;
+                (SetupEntry::Update(u), len)
+            }),
+            SESSION | SESSION_SEQUENCE | SESSION_GONE | TUNNEL_SEQUENCE => {
+                Record::parse_short(kind, body).map(|(rec, len)| (SetupEntry::Plain(rec), len))
+            }
+            _ => None,
+        };
+        let Some((e, len)) = parsed else {
+            return false;
+        };
+        let (Some(rest), Ok(())) = (body.get(len..), out.try_push(e)) else {
+            return false;
+        };
+        b = rest;
+    }
+    true
+}
+
 /// The most octets of a set-up's record ([`Record::setup_octets`]): a session answered with
 /// its ICRP's Ns and its tunnel's Ns and Nr.
 pub(crate) const SETUP_RECORD_MAX: usize = 22;
