@@ -597,34 +597,35 @@ fn item_value_len(at: usize, rest: &[u8]) -> Option<usize> {
     (rest.len() >= len).then_some(len)
 }
 
-/// The length of the call details block at the start of `b`, its item count, and the
-/// [`ITEM_TYPES`] positions of its first and last items (0 without items), when it is one
-/// [`read_slots`] takes (known types in increasing order, each at most once, octet strings at
-/// most [`MAX_VALUE_LEN`], a Proxy Authen Name only after a Proxy Authen Type); `None`
-/// otherwise (then [`read_slots`] names the error). One pass over the octets, nothing built.
+/// The length of the call details block at the start of `b` and the [`ITEM_TYPES`] position
+/// of its last item (0 without items), when it is one [`read_slots`] takes (known types in
+/// increasing order, each at most once, octet strings at most [`MAX_VALUE_LEN`], a Proxy
+/// Authen Name only after a Proxy Authen Type); `None` otherwise (then [`read_slots`] names
+/// the error). One pass over the octets, nothing built.
 #[inline]
-fn block_check(b: &[u8]) -> Option<(usize, u8, usize, usize)> {
-    let (&n, _) = b.split_first()?;
-    let (mut pos, mut next, mut first, mut last) = (1usize, 0usize, None, 0usize);
-    let mut proxy_type = false;
+fn block_check(b: &[u8]) -> Option<(usize, usize)> {
+    let (&n, mut rest) = b.split_first()?;
+    // `next`: one more than the last item's position (0 before the first).
+    let mut next = 0usize;
     for _ in 0..n {
-        let at = item_at(*b.get(pos)?)?;
-        if at < next || (at == PROXY_NAME && !proxy_type) {
+        let (&t, r) = rest.split_first()?;
+        let at = item_at(t)?;
+        // Increasing order; a Proxy Authen Name right after its Type (the position before
+        // it: in increasing order, a Type before the Name is the item just before it).
+        if at < next || (at == PROXY_NAME && next != PROXY_NAME) {
             return None;
         }
-        proxy_type |= at == PROXY_TYPE;
-        pos += 1;
-        pos += item_value_len(at, b.get(pos..)?)?;
+        rest = r.get(item_value_len(at, r)?..)?;
         next = at + 1;
-        first.get_or_insert(at);
-        last = at;
     }
-    Some((pos, n, first.unwrap_or(0), last))
+    Some((b.len() - rest.len(), next.saturating_sub(1)))
 }
 
 /// Where the Proxy Authen Type and Name go in [`Slots`].
 const PROXY_TYPE: usize = 7;
 const PROXY_NAME: usize = 8;
+// The Name's position right after the Type's ([`block_check`] relies on it).
+const _: () = assert!(PROXY_NAME == PROXY_TYPE + 1);
 const SEQUENCING: usize = 11;
 
 /// The items of a call details block by [`ITEM_TYPES`] position.
@@ -1077,7 +1078,7 @@ pub(crate) fn read_details(r: &mut Reader<'_>) -> Result<CallDetails, RecordErro
 /// Reads a call details block as [`read_details`] checks it, kept packed.
 fn read_packed(r: &mut Reader<'_>) -> Result<PackedCallDetails, RecordError> {
     let (start, at) = (r.rest(), r.offset());
-    if let Some((len, _, _, last)) = block_check(start) {
+    if let Some((len, last)) = block_check(start) {
         r.skip(len);
         return Ok(PackedCallDetails::from_checked(&start[..len], last));
     }
@@ -1364,7 +1365,7 @@ impl Record {
             _ => return None,
         };
         let d = b.get(at..)?;
-        let (n, _, _, last) = block_check(d)?;
+        let (n, last) = block_check(d)?;
         let details = PackedCallDetails::from_checked(d.get(..n)?, last);
         let call = CallRecord {
             session,
@@ -1388,7 +1389,7 @@ impl Record {
             return None;
         }
         let d = b.get(4..)?;
-        let (n, _, _, last) = block_check(d)?;
+        let (n, last) = block_check(d)?;
         Some(CallUpdateShort {
             tunnel,
             session,
