@@ -508,6 +508,37 @@ pub fn replica_record(data: &[u8]) {
                 assert_eq!((details.as_bytes(), details.last_rank()), (u.block, u.last));
             }
         }
+        // A batch of set-ups' and tear-downs' records read in place (a backup's way,
+        // `lns::replicate`) is the batch the general parse reads, record for record.
+        let mut entries = crate::l2tp::replica::SetupEntries::new();
+        if crate::l2tp::replica::setup_entries(head.rest(), count, &mut entries) {
+            use crate::l2tp::replica::SetupEntry;
+            let Ok((_, items)) = &parsed else {
+                panic!("set-up records read in place from a batch that does not parse");
+            };
+            assert_eq!(items.len(), entries.len());
+            for (e, got) in items.iter().zip(entries) {
+                let want = e.item();
+                match got {
+                    SetupEntry::Call(c) => {
+                        assert_eq!(want, Some(&Record::Call(Box::new(c))));
+                    }
+                    SetupEntry::Update(u) => {
+                        let Some(Record::CallUpdate {
+                            tunnel,
+                            session,
+                            details,
+                        }) = want
+                        else {
+                            panic!("read in place as a call update: {e:?}");
+                        };
+                        assert_eq!((*tunnel, *session), (u.tunnel, u.session));
+                        assert_eq!((details.as_bytes(), details.last_rank()), (u.block, u.last));
+                    }
+                    SetupEntry::Plain(rec) => assert_eq!(want, Some(&rec)),
+                }
+            }
+        }
     }
 }
 
@@ -636,6 +667,39 @@ pub fn replica_record_seeds(mut add: impl FnMut(&'static str, Vec<u8>)) {
     let mut batch = Vec::new();
     crate::replica::encode_batch(3, &[update(0x0101), update(0x0102)], &mut batch);
     add("call_update_batch.bin", batch);
+    // A batch (sequence 4) of set-ups' and tear-downs' records, as a member's burst of set-ups
+    // leaves while a batch is in flight: calls answered (one with its tunnel's numbers), the
+    // tunnel's numbers, a call update, a session and a session gone.
+    let call = |session: u16, sequence: Option<(u16, u16)>| {
+        crate::replica::Entry::Item(Record::Call(Box::new(crate::l2tp::replica::CallRecord {
+            session: SessionRecord {
+                session,
+                answered: true,
+                icrp_ns: Some(9),
+                ..s
+            },
+            sequence,
+            details: crate::l2tp::call::PackedCallDetails::new(&details),
+        })))
+    };
+    let mut batch = Vec::new();
+    let entries = [
+        call(0x0103, None),
+        call(0x0104, Some((10, 12))),
+        crate::replica::Entry::Item(Record::TunnelSequence {
+            tunnel: 0x1234,
+            ns: 11,
+            nr: 13,
+        }),
+        update(0x0101),
+        crate::replica::Entry::Item(Record::Session(s)),
+        crate::replica::Entry::Item(Record::SessionGone {
+            tunnel: 0x1234,
+            session: 0x0102,
+        }),
+    ];
+    crate::replica::encode_batch(4, &entries, &mut batch);
+    add("setup_batch.bin", batch);
     add(
         "tunnel_sequence.bin",
         Record::TunnelSequence {

@@ -237,20 +237,14 @@ impl PackedCallDetails {
     /// Packed octets already checked by the codec, whose last item's type has rank `last`
     /// (`replica` docs, call details; 0 without items).
     pub(crate) fn from_checked(b: &[u8], last: usize) -> PackedCallDetails {
-        let mut stack = [0u8; 1 + super::replica::PACK_STACK];
-        match stack.get_mut(..1 + b.len()) {
-            Some(out) => {
-                out[0] = last as u8;
-                out[1..].copy_from_slice(b);
-                PackedCallDetails::from_ranked(out)
-            }
-            None => {
-                let mut v = Vec::with_capacity(1 + b.len());
-                v.push(last as u8);
-                v.extend_from_slice(b);
-                PackedCallDetails::from_ranked(&v)
-            }
+        let mut out = super::replica::PackBuf::new();
+        if out.try_push(last as u8).is_ok() && out.try_extend_from_slice(b).is_ok() {
+            return PackedCallDetails::from_ranked(&out);
         }
+        let mut v = Vec::with_capacity(1 + b.len());
+        v.push(last as u8);
+        v.extend_from_slice(b);
+        PackedCallDetails::from_ranked(&v)
     }
 
     /// A block made here, `ranked` its last item's rank octet then the block itself.
@@ -747,6 +741,57 @@ mod tests {
             proptest::prop_assert_eq!(want.last_rank(), walked_rank(want.as_bytes()));
             let merged = want.merged(&PackedCallDetails::new(&b));
             proptest::prop_assert_eq!(merged.last_rank(), walked_rank(merged.as_bytes()));
+        }
+    }
+
+    proptest::proptest! {
+        /// An ICCN's details merged straight from the message into a call's
+        /// (`replica::merge_message`, one pass) are the update `PackedCallDetails::from_message`
+        /// gives and the details `PackedCallDetails::merged` then gives (RFC 2661 6.8: what the
+        /// ICCN says joins what the ICRQ said), with their last items' ranks kept: for an ICRQ's
+        /// details (the appending merge), any details (items of the ICCN's types too, the
+        /// general merge) or none, and a message with details or without any.
+        #[test]
+        fn details_merged_from_a_message_are_the_update_and_its_merge(
+            a in crate::strategies::l2tp::replicable_call_details(),
+            b in crate::strategies::l2tp::replicable_call_details(),
+            icrq_only in proptest::prelude::any::<bool>(),
+            bare in proptest::prelude::any::<bool>(),
+        ) {
+            let mut old = a.clone();
+            if icrq_only {
+                old.framing_type = None;
+                old.tx_connect_speed = None;
+                old.rx_connect_speed = None;
+                old.private_group_id = None;
+                old.sequencing_required = false;
+                old.proxy_auth = None;
+            }
+            let old = PackedCallDetails::new(&old);
+            let mut m = ControlMessage::icrq(1, 2, 3);
+            m.avps.truncate(1);
+            if !bare {
+                b.emit(&mut m).unwrap();
+            }
+            let update = PackedCallDetails::from_message(&m);
+            for held in [None, Some(&old)] {
+                let got = super::super::replica::merge_message(held, &m);
+                if update.is_empty() {
+                    proptest::prop_assert!(got.is_none());
+                    continue;
+                }
+                let want = match held {
+                    Some(o) => o.merged(&update),
+                    None => update.clone(),
+                };
+                let Some((u, merged)) = got else {
+                    return Err(proptest::test_runner::TestCaseError::fail("no update"));
+                };
+                proptest::prop_assert_eq!(&u, &update);
+                proptest::prop_assert_eq!(u.last_rank(), walked_rank(u.as_bytes()));
+                proptest::prop_assert_eq!(&merged, &want);
+                proptest::prop_assert_eq!(merged.last_rank(), walked_rank(merged.as_bytes()));
+            }
         }
     }
 

@@ -405,6 +405,54 @@ pub(crate) fn call_updates<'a>(mut b: &'a [u8], count: usize, out: &mut CallUpda
 pub(crate) type CallUpdates<'a> =
     arrayvec::ArrayVec<CallUpdateShort<'a>, { crate::replica::MAX_ITEMS }>;
 
+/// An entry of a batch of set-ups' and tear-downs' records read in place ([`setup_entries`]),
+/// with no [`Record`] boxed.
+pub(crate) enum SetupEntry<'a> {
+    /// A [`Record::Call`]'s content.
+    Call(CallRecord),
+    /// A [`Record::CallUpdate`], its details block borrowed from the datagram.
+    Update(CallUpdateShort<'a>),
+    /// A [`Record::Session`], [`Record::SessionSequence`], [`Record::SessionGone`] or
+    /// [`Record::TunnelSequence`] (none of them allocates).
+    Plain(Record),
+}
+
+/// The entries of a batch read in place ([`setup_entries`]).
+pub(crate) type SetupEntries<'a> =
+    arrayvec::ArrayVec<SetupEntry<'a>, { crate::replica::MAX_ITEMS }>;
+
+/// The entries of a batch of `count` entries at the start of `b` (after its head) into `out`,
+/// read in place, when every one is a record of a kind [`SetupEntry`] holds that parses
+/// ([`Record::parse_short`], [`Record::call_short`], [`Record::call_update_short`]); `false`
+/// otherwise (the batch then goes the general way, which names any error). The records
+/// [`Record::parse`] reads, a call's not boxed.
+pub(crate) fn setup_entries<'a>(mut b: &'a [u8], count: usize, out: &mut SetupEntries<'a>) -> bool {
+    for _ in 0..count {
+        let Some((&kind, body)) = b.split_first() else {
+            return false;
+        };
+        let parsed = match kind {
+            CALL => Record::call_short(body).map(|(c, len)| (SetupEntry::Call(c), len)),
+            CALL_UPDATE => Record::call_update_short(body).map(|u| {
+                let len = u.len;
+                (SetupEntry::Update(u), len)
+            }),
+            SESSION | SESSION_SEQUENCE | SESSION_GONE | TUNNEL_SEQUENCE => {
+                Record::parse_short(kind, body).map(|(rec, len)| (SetupEntry::Plain(rec), len))
+            }
+            _ => None,
+        };
+        let Some((e, len)) = parsed else {
+            return false;
+        };
+        let (Some(rest), Ok(())) = (body.get(len..), out.try_push(e)) else {
+            return false;
+        };
+        b = rest;
+    }
+    true
+}
+
 /// The most octets of a set-up's record ([`Record::setup_octets`]): a session answered with
 /// its ICRP's Ns and its tunnel's Ns and Nr.
 pub(crate) const SETUP_RECORD_MAX: usize = 22;
@@ -487,18 +535,6 @@ pub(crate) enum ItemValue<'a> {
     Flag,
 }
 
-impl ItemValue<'_> {
-    /// Octets of the value as written (its length field included).
-    fn len(&self) -> usize {
-        match self {
-            ItemValue::U32(_) => 4,
-            ItemValue::U16(_) => 2,
-            ItemValue::Bytes(b) => 2 + b.len(),
-            ItemValue::Flag => 0,
-        }
-    }
-}
-
 /// The item types of a call details block, in the order written (module docs, call details):
 /// the ICRQ's (RFC 2661 6.6: Bearer Type, Called Number, Calling Number, Sub-Address, Physical
 /// Channel ID), then the ICCN's (6.8: Framing Type, Tx Connect Speed, Proxy Authen Type and
@@ -561,34 +597,35 @@ fn item_value_len(at: usize, rest: &[u8]) -> Option<usize> {
     (rest.len() >= len).then_some(len)
 }
 
-/// The length of the call details block at the start of `b`, its item count, and the
-/// [`ITEM_TYPES`] positions of its first and last items (0 without items), when it is one
-/// [`read_slots`] takes (known types in increasing order, each at most once, octet strings at
-/// most [`MAX_VALUE_LEN`], a Proxy Authen Name only after a Proxy Authen Type); `None`
-/// otherwise (then [`read_slots`] names the error). One pass over the octets, nothing built.
+/// The length of the call details block at the start of `b` and the [`ITEM_TYPES`] position
+/// of its last item (0 without items), when it is one [`read_slots`] takes (known types in
+/// increasing order, each at most once, octet strings at most [`MAX_VALUE_LEN`], a Proxy
+/// Authen Name only after a Proxy Authen Type); `None` otherwise (then [`read_slots`] names
+/// the error). One pass over the octets, nothing built.
 #[inline]
-fn block_check(b: &[u8]) -> Option<(usize, u8, usize, usize)> {
-    let (&n, _) = b.split_first()?;
-    let (mut pos, mut next, mut first, mut last) = (1usize, 0usize, None, 0usize);
-    let mut proxy_type = false;
+fn block_check(b: &[u8]) -> Option<(usize, usize)> {
+    let (&n, mut rest) = b.split_first()?;
+    // `next`: one more than the last item's position (0 before the first).
+    let mut next = 0usize;
     for _ in 0..n {
-        let at = item_at(*b.get(pos)?)?;
-        if at < next || (at == PROXY_NAME && !proxy_type) {
+        let (&t, r) = rest.split_first()?;
+        let at = item_at(t)?;
+        // Increasing order; a Proxy Authen Name right after its Type (the position before
+        // it: in increasing order, a Type before the Name is the item just before it).
+        if at < next || (at == PROXY_NAME && next != PROXY_NAME) {
             return None;
         }
-        proxy_type |= at == PROXY_TYPE;
-        pos += 1;
-        pos += item_value_len(at, b.get(pos..)?)?;
+        rest = r.get(item_value_len(at, r)?..)?;
         next = at + 1;
-        first.get_or_insert(at);
-        last = at;
     }
-    Some((pos, n, first.unwrap_or(0), last))
+    Some((b.len() - rest.len(), next.saturating_sub(1)))
 }
 
 /// Where the Proxy Authen Type and Name go in [`Slots`].
 const PROXY_TYPE: usize = 7;
 const PROXY_NAME: usize = 8;
+// The Name's position right after the Type's ([`block_check`] relies on it).
+const _: () = assert!(PROXY_NAME == PROXY_TYPE + 1);
 const SEQUENCING: usize = 11;
 
 /// The items of a call details block by [`ITEM_TYPES`] position.
@@ -644,41 +681,49 @@ pub(crate) fn message_slots<'a>(msg: &'a super::wire::ControlMessage<'_>) -> Slo
 /// octets, which a call's details hardly reach, through a vector).
 pub(crate) fn pack_slots(slots: &Slots<'_>) -> PackedCallDetails {
     // The last item's rank, the count, then the items (`PackedCallDetails` docs).
-    let mut stack = [0u8; 2 + PACK_STACK];
-    let (mut n, mut at, mut last) = (0u8, 2usize, 0usize);
+    let mut out = PackBuf::new();
+    out.extend([0, 0]);
+    let (mut n, mut last) = (0u8, 0usize);
     for (rank, (t, v)) in ITEM_TYPES.iter().zip(slots).enumerate() {
         let Some(v) = v else {
             continue;
         };
-        let Some(o) = stack.get_mut(at..at + 1 + v.len()) else {
+        if push_item(&mut out, *t, *v).is_err() {
             return pack_long(slots);
-        };
-        write_item(o, *t, *v);
+        }
         n += 1;
-        at += o.len();
         last = rank;
     }
-    stack[0] = last as u8;
-    stack[1] = n;
-    PackedCallDetails::from_ranked(&stack[..at])
+    out[0] = last as u8;
+    out[1] = n;
+    PackedCallDetails::from_ranked(&out)
 }
 
-/// Writes the item of type `t` with value `v` into `o`, exactly its length (1 + `v.len()`).
+/// The stack buffer a block is written in ([`pack_slots`], [`pack_message`],
+/// [`merge_block`]): its rank octet then the block, at most [`PACK_STACK`] octets of items;
+/// not zeroed first (only what is written is read).
+pub(crate) type PackBuf = arrayvec::ArrayVec<u8, { 2 + PACK_STACK }>;
+
+/// Appends the item of type `t` with value `v` to `o` (1 + `v.len()` octets); an error,
+/// nothing appended but perhaps its type and length, when it does not fit.
 #[inline(always)]
-fn write_item(o: &mut [u8], t: AvpType, v: ItemValue<'_>) {
-    let Some((first, rest)) = o.split_first_mut() else {
-        return;
-    };
-    *first = t.0 as u8;
+fn push_item(o: &mut PackBuf, t: AvpType, v: ItemValue<'_>) -> Result<(), arrayvec::CapacityError> {
+    let t = t.0 as u8;
     match v {
-        ItemValue::U32(v) => rest.copy_from_slice(&v.to_be_bytes()),
-        ItemValue::U16(v) => rest.copy_from_slice(&v.to_be_bytes()),
-        ItemValue::Bytes(b) => {
-            let (len, value) = rest.split_at_mut(2);
-            len.copy_from_slice(&(b.len() as u16).to_be_bytes());
-            value.copy_from_slice(b);
+        ItemValue::U32(v) => {
+            let [a, b, c, d] = v.to_be_bytes();
+            o.try_extend_from_slice(&[t, a, b, c, d])
         }
-        ItemValue::Flag => {}
+        ItemValue::U16(v) => {
+            let [a, b] = v.to_be_bytes();
+            o.try_extend_from_slice(&[t, a, b])
+        }
+        ItemValue::Bytes(v) => {
+            let [a, b] = (v.len() as u16).to_be_bytes();
+            o.try_extend_from_slice(&[t, a, b])?;
+            o.try_extend_from_slice(v)
+        }
+        ItemValue::Flag => o.try_push(t).map_err(|_| arrayvec::CapacityError::new(())),
     }
 }
 
@@ -696,11 +741,29 @@ fn pack_long(slots: &Slots<'_>) -> PackedCallDetails {
 /// the AVPs notes where each item type's first AVP is, then the items are written in type
 /// order straight from them.
 pub(crate) fn pack_message(msg: &super::wire::ControlMessage<'_>) -> PackedCallDetails {
-    let avps = &msg.avps;
+    let (present, first) = message_items(msg);
+    let mut out = PackBuf::new();
+    out.extend([0, 0]);
+    match push_message_items(msg, present, &first, &mut out) {
+        Some((n, last)) => {
+            out[0] = last as u8;
+            out[1] = n;
+            PackedCallDetails::from_ranked(&out)
+        }
+        None => pack_slots(&message_slots(msg)),
+    }
+}
+
+/// The ranks ([`ITEM_TYPES`] positions) of the call details items of the AVPs of `msg` (an
+/// ICRQ or ICCN) as bits of the result, and the index in its AVPs of each one's first AVP (as
+/// [`CallDetails::from_message`] reads them: the first AVP of each type, a Proxy Authen Name
+/// only with a Proxy Authen Type).
+#[inline(always)]
+fn message_items(msg: &super::wire::ControlMessage<'_>) -> (u16, [usize; 12]) {
     // The index in `avps` of each item type's first AVP, by rank; `present` has bit `rank`.
     let mut first = [0usize; 12];
     let mut present = 0u16;
-    for (i, avp) in avps.iter().enumerate() {
+    for (i, avp) in msg.avps.iter().enumerate() {
         if let Some(rank) = item_rank(&avp.value)
             && present & (1 << rank) == 0
         {
@@ -712,26 +775,81 @@ pub(crate) fn pack_message(msg: &super::wire::ControlMessage<'_>) -> PackedCallD
     if present & (1 << PROXY_TYPE) == 0 {
         present &= !(1 << PROXY_NAME);
     }
-    let mut stack = [0u8; 2 + PACK_STACK];
-    let (mut at, mut n, mut last) = (2usize, 0u8, 0usize);
+    (present, first)
+}
+
+/// Appends to `out` the items ([`message_items`]: `present`, `first`) of `msg`, in type
+/// order: how many and the last one's rank; `None` when they do not fit.
+#[inline(always)]
+fn push_message_items(
+    msg: &super::wire::ControlMessage<'_>,
+    present: u16,
+    first: &[usize; 12],
+    out: &mut PackBuf,
+) -> Option<(u8, usize)> {
+    let (mut n, mut last) = (0u8, 0usize);
     let mut left = present;
     while left != 0 {
         let rank = left.trailing_zeros() as usize;
         left &= left - 1;
-        let Some(v) = avps.get(first[rank]).and_then(|a| item_value(&a.value)) else {
+        let Some(v) = msg.avps.get(first[rank]).and_then(|a| item_value(&a.value)) else {
             continue;
         };
-        let Some(o) = stack.get_mut(at..at + 1 + v.len()) else {
-            return pack_slots(&message_slots(msg));
-        };
-        write_item(o, ITEM_TYPES[rank], v);
-        at += o.len();
+        push_item(out, ITEM_TYPES[rank], v).ok()?;
         n += 1;
         last = rank;
     }
-    stack[0] = last as u8;
-    stack[1] = n;
-    PackedCallDetails::from_ranked(&stack[..at])
+    Some((n, last))
+}
+
+/// The details `msg` (an ICCN) carries, packed as [`pack_message`] packs them, and `old`
+/// (a call's details, if any) with them merged in, as [`merge_packed`] merges them: `None`
+/// when `msg` carries none. When every item of `msg` comes after every one of `old` (an
+/// ICCN's after an ICRQ's, [`ITEM_TYPES`]), both are written in one pass over the AVPs into
+/// one stack buffer: `old`'s items, then `msg`'s, the update's rank and count octets written
+/// over the two octets before `msg`'s items for its copy, then the merged block's at the start.
+pub(crate) fn merge_message(
+    old: Option<&PackedCallDetails>,
+    msg: &super::wire::ControlMessage<'_>,
+) -> Option<(PackedCallDetails, PackedCallDetails)> {
+    let (present, first) = message_items(msg);
+    if present == 0 {
+        return None;
+    }
+    let old = old.filter(|o| !o.is_empty());
+    let Some(old) = old else {
+        let update = pack_message(msg);
+        return (!update.is_empty()).then(|| (update.clone(), update));
+    };
+    let (ob, old_last) = (old.as_bytes(), old.last_rank());
+    let (Some((&n, items)), lowest) = (ob.split_first(), present.trailing_zeros() as usize) else {
+        return None;
+    };
+    let mut out = PackBuf::new();
+    let fits = lowest > old_last
+        && out.try_extend_from_slice(&[0, 0]).is_ok()
+        && out.try_extend_from_slice(items).is_ok();
+    let pushed = fits
+        .then(|| push_message_items(msg, present, &first, &mut out))
+        .flatten();
+    let (Some((m, last)), Some(count)) = (pushed, pushed.and_then(|(m, _)| n.checked_add(m)))
+    else {
+        let update = pack_message(msg);
+        return (!update.is_empty()).then(|| (update.clone(), old.merged(&update)));
+    };
+    if m == 0 {
+        return None;
+    }
+    // The update: its rank and count octets just before its items.
+    let at = 1 + items.len();
+    let kept = [out[at - 1], out[at]];
+    out[at - 1] = last as u8;
+    out[at] = m;
+    let update = PackedCallDetails::from_ranked(&out[at - 1..]);
+    [out[at - 1], out[at]] = kept;
+    out[0] = last as u8;
+    out[1] = count;
+    Some((update, PackedCallDetails::from_ranked(&out)))
 }
 
 /// The rank ([`ITEM_TYPES`] position) of the call details item an AVP's value is, if it is one
@@ -845,13 +963,12 @@ pub(crate) fn merge_block(
     {
         let rank = if m == 0 { last } else { later_last };
         let len = 1 + old.len() + b.len();
-        let mut stack = [0u8; 2 + PACK_STACK];
-        if let Some(out) = stack.get_mut(..len) {
-            out[0] = rank as u8;
-            out[1] = count;
-            out[2..1 + old.len()].copy_from_slice(a);
-            out[1 + old.len()..].copy_from_slice(b);
-            return PackedCallDetails::from_ranked(out);
+        let mut out = PackBuf::new();
+        if out.try_extend_from_slice(&[rank as u8, count]).is_ok()
+            && out.try_extend_from_slice(a).is_ok()
+            && out.try_extend_from_slice(b).is_ok()
+        {
+            return PackedCallDetails::from_ranked(&out);
         }
         let mut v = Vec::with_capacity(len);
         v.extend_from_slice(&[rank as u8, count]);
@@ -961,7 +1078,7 @@ pub(crate) fn read_details(r: &mut Reader<'_>) -> Result<CallDetails, RecordErro
 /// Reads a call details block as [`read_details`] checks it, kept packed.
 fn read_packed(r: &mut Reader<'_>) -> Result<PackedCallDetails, RecordError> {
     let (start, at) = (r.rest(), r.offset());
-    if let Some((len, _, _, last)) = block_check(start) {
+    if let Some((len, last)) = block_check(start) {
         r.skip(len);
         return Ok(PackedCallDetails::from_checked(&start[..len], last));
     }
@@ -1248,7 +1365,7 @@ impl Record {
             _ => return None,
         };
         let d = b.get(at..)?;
-        let (n, _, _, last) = block_check(d)?;
+        let (n, last) = block_check(d)?;
         let details = PackedCallDetails::from_checked(d.get(..n)?, last);
         let call = CallRecord {
             session,
@@ -1272,7 +1389,7 @@ impl Record {
             return None;
         }
         let d = b.get(4..)?;
-        let (n, _, _, last) = block_check(d)?;
+        let (n, last) = block_check(d)?;
         Some(CallUpdateShort {
             tunnel,
             session,

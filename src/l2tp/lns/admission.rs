@@ -138,8 +138,8 @@ impl Lns {
                         // backup (`replicate` docs, records).
                         let later = self
                             .keeps_call_details()
-                            .then(|| PackedCallDetails::from_message(m));
-                        if let Some(update) = later.and_then(|l| self.merge_call_details(sref, l)) {
+                            .then(|| self.merge_call_message(sref, m));
+                        if let Some(update) = later.flatten() {
                             self.replicate_call_update(tid, sref.session, update);
                         }
                         return;

@@ -271,7 +271,21 @@ impl Lns {
         if !self.keeps_call_details() {
             return Some(None);
         }
-        Some(self.merge_call_details(sref, PackedCallDetails::from_message(m)))
+        Some(self.merge_call_message(sref, m))
+    }
+
+    /// As [`Lns::merge_call_details`] of `PackedCallDetails::from_message(m)` (an ICCN's
+    /// details), the update and the merged details made in one pass
+    /// ([`super::super::replica::merge_message`]).
+    pub(super) fn merge_call_message(
+        &mut self,
+        sref: SessionRef,
+        m: &ControlMessage<'_>,
+    ) -> Option<PackedCallDetails> {
+        let s = self.core.session_mut(sref.tunnel, sref.session)?;
+        let (update, merged) = super::super::replica::merge_message(s.details.as_ref(), m)?;
+        s.details = Some(merged);
+        Some(update)
     }
 
     /// Whether sessions keep their calls' details: for [`Event::CallConnected`] (admission on)

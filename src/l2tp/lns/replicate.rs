@@ -1917,6 +1917,24 @@ impl Lns {
                     self.flush_replication(now);
                     return Ok(());
                 }
+                // A batch of set-ups' and tear-downs' records (calls' among them), from a
+                // sender that sends no late records: read in place, no call's record boxed,
+                // and applied as `apply_alone` would apply it.
+                let mut entries = super::super::replica::SetupEntries::new();
+                if count > 0
+                    && !self.may_send_late(h.sender)
+                    && super::super::replica::setup_entries(r.rest(), count, &mut entries)
+                {
+                    let monitor = self.health.as_ref().map(crate::health::Embedded::monitor);
+                    if let (Some(m), Some(tag)) = (monitor, data.last_chunk::<TAG_LEN>()) {
+                        self.repl.wire.send_ack(dst, seq, m.node(), tag);
+                    }
+                    if self.repl.channels.get_or_default(h.sender).receive(seq) {
+                        self.apply_setup_entries(now, &h, entries);
+                    }
+                    self.flush_replication(now);
+                    return Ok(());
+                }
                 let batch = match count {
                     1 => Batch::One(Entry::parse(&mut r).map_err(InputError::Replica)?),
                     _ => {
@@ -3529,8 +3547,65 @@ mod tests {
                 batched.core.stats.replicas_refused,
                 one_by_one.core.stats.replicas_refused
             );
+            proptest::prop_assert_eq!(
+                batched.held_details(NodeId(2)),
+                one_by_one.held_details(NodeId(2))
+            );
         }
         Ok(())
+    }
+
+    /// A call's record (`Record::Call`, with its tunnel's sequence numbers or without) or a
+    /// call update (`Record::CallUpdate`) of tunnels 1 to 3, sessions 1 to 4, with any
+    /// replicable details (`replica` docs, call details).
+    fn call_record() -> impl proptest::strategy::Strategy<Value = Record> {
+        use proptest::prelude::*;
+        let details = crate::strategies::l2tp::replicable_call_details;
+        prop_oneof![
+            (1u16..4, 1u16..5, any::<Option<(u16, u16)>>(), details()).prop_map(
+                |(t, s, sequence, d)| {
+                    let Record::Session(session) = session(t, s) else {
+                        unreachable!()
+                    };
+                    Record::Call(Box::new(CallRecord {
+                        session,
+                        sequence,
+                        details: super::super::super::call::PackedCallDetails::new(&d),
+                    }))
+                }
+            ),
+            (1u16..4, 1u16..5, details()).prop_map(|(tunnel, session, d)| {
+                Record::CallUpdate {
+                    tunnel,
+                    session,
+                    details: super::super::super::call::PackedCallDetails::new(&d),
+                }
+            }),
+        ]
+    }
+
+    proptest::proptest! {
+        /// Batches of set-ups' and tear-downs' records with calls' records and call updates
+        /// among them (a burst's records queued behind a batch in flight, read in place with
+        /// no call's record boxed: `replica::setup_entries`, `Lns::apply_setup_entries`), and
+        /// others with tunnels' records (entry by entry), the sender restarting between some:
+        /// the backup holds the sessions and call details, and refuses as many records, as one
+        /// that applies each record on its own (`Lns::apply_record`).
+        #[test]
+        fn a_batch_with_calls_applies_as_its_records_one_by_one(
+            batches in proptest::collection::vec(
+                (
+                    proptest::prelude::any::<bool>(),
+                    proptest::collection::vec(
+                        proptest::prop_oneof![2 => held_record(), 1 => call_record()],
+                        1..10,
+                    ),
+                ),
+                1..16,
+            ),
+        ) {
+            batches_apply_as_their_records(batches)?;
+        }
     }
 
     fn session(tunnel: u16, session: u16) -> Record {

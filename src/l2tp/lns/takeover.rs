@@ -378,6 +378,28 @@ impl Held {
         }
     }
 
+    /// [`Held::apply`] of a [`Record::Call`] with content `c`: as the session's record (with
+    /// its tunnel's numbers), then its call's details, replacing any held (module docs, call
+    /// details); whether the session was refused.
+    #[inline(always)]
+    fn call(&mut self, c: CallRecord, cfg: &super::ReplicationConfig) -> bool {
+        let CallRecord {
+            session: s,
+            sequence,
+            details,
+        } = c;
+        match sequence {
+            Some((ns, nr)) => self.session_sequence(s, ns, nr, cfg, Some(details)),
+            None => {
+                let refused = self.apply(Record::Session(s), cfg);
+                if let Some((_, sessions)) = self.tunnels.get_mut(&s.tunnel) {
+                    sessions.set_details(s.session, details);
+                }
+                refused
+            }
+        }
+    }
+
     /// Applies a record of the member to what is held for it (module docs, held records):
     /// whether it was refused (no room, or a session of a tunnel not held). The notices
     /// ([`Record::TakenOver`], [`Record::Claimed`]) change nothing here (the caller's).
@@ -416,23 +438,7 @@ impl Held {
             }
             // As the session's record (with its tunnel's numbers), then its call's details,
             // replacing any held (module docs, call details).
-            Record::Call(c) => {
-                let CallRecord {
-                    session: s,
-                    sequence,
-                    details,
-                } = *c;
-                match sequence {
-                    Some((ns, nr)) => self.session_sequence(s, ns, nr, cfg, Some(details)),
-                    None => {
-                        let refused = self.apply(Record::Session(s), cfg);
-                        if let Some((_, sessions)) = self.tunnels.get_mut(&s.tunnel) {
-                            sessions.set_details(s.session, details);
-                        }
-                        refused
-                    }
-                }
-            }
+            Record::Call(c) => self.call(*c, cfg),
             Record::CallUpdate {
                 tunnel,
                 session,
@@ -738,7 +744,7 @@ impl Lns {
 
     /// Whether records from `from` may be late ones (`late_record`): we took a tunnel over
     /// from it, or its claim lost to ours ([`Backups::losers`]).
-    fn may_send_late(&self, from: NodeId) -> bool {
+    pub(super) fn may_send_late(&self, from: NodeId) -> bool {
         self.backups.taken.contains_key(&from) || self.backups.losers.contains_key(&from)
     }
 
@@ -866,6 +872,57 @@ impl Lns {
             }
         }
         let holds = !held.tunnels.is_empty();
+        self.late_down_if(now, from, holds);
+    }
+
+    /// A fresh batch from `h.sender` of set-ups' and tear-downs' records read in place
+    /// (`entries`, in order; [`crate::l2tp::replica::setup_entries`]), the sender sending no
+    /// late records ([`Lns::record_alone`]): applied as [`Lns::apply_alone`] applies that
+    /// batch's records, at one look-up of the sender's held table, with no call's record
+    /// boxed and call updates merged straight from the datagram.
+    pub(super) fn apply_setup_entries(
+        &mut self,
+        now: Instant,
+        h: &crate::replica::Header,
+        entries: crate::l2tp::replica::SetupEntries<'_>,
+    ) {
+        use crate::l2tp::replica::SetupEntry;
+        let from = h.sender;
+        let Some(cfg) = &self.cfg.replication else {
+            return;
+        };
+        // The keys are noted only while the sender's bulk sync is in progress.
+        let mut sync = self
+            .repl
+            .channels
+            .get_mut(&from)
+            .filter(|ch| ch.sync_in_epoch().is_some());
+        let held = self.backups.held.get_or_default(from);
+        held.note_incarnation(h.incarnation);
+        let mut refused = 0u64;
+        for e in entries {
+            let key = match &e {
+                SetupEntry::Call(c) => Some((c.session.tunnel, Some(c.session.session))),
+                SetupEntry::Update(_) => None,
+                SetupEntry::Plain(rec) => rec.key(),
+            };
+            if let (Some(ch), Some(k)) = (sync.as_deref_mut(), key) {
+                ch.mark_seen(&[k]);
+            }
+            refused += u64::from(match e {
+                SetupEntry::Call(c) => held.call(c, cfg),
+                SetupEntry::Update(u) => {
+                    if let Some((_, sessions)) = held.tunnels.get_mut(&u.tunnel) {
+                        sessions.merge_block(u.session, u.block, u.last);
+                    }
+                    false
+                }
+                SetupEntry::Plain(rec) => held.apply(rec, cfg),
+            });
+        }
+        let holds = !held.tunnels.is_empty();
+        let stats = &mut self.core.stats;
+        stats.replicas_refused = stats.replicas_refused.saturating_add(refused);
         self.late_down_if(now, from, holds);
     }
 
