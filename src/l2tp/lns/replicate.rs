@@ -1813,6 +1813,29 @@ impl Lns {
             .min()
     }
 
+    /// A batch read by one of [`Lns::replica_input`]'s fast paths, authenticated and fresh in
+    /// the window: acknowledged (to `dst`, the token answering `data`'s tag), applied with
+    /// `apply` when its `seq` is new on the sender's channel (a duplicate is acknowledged
+    /// again, not applied), then what that released flushed.
+    fn apply_fast(
+        &mut self,
+        now: Instant,
+        dst: SocketAddr,
+        seq: u64,
+        h: &crate::replica::Header,
+        data: &[u8],
+        apply: impl FnOnce(&mut Lns),
+    ) {
+        let monitor = self.health.as_ref().map(crate::health::Embedded::monitor);
+        if let (Some(m), Some(tag)) = (monitor, data.last_chunk::<TAG_LEN>()) {
+            self.repl.wire.send_ack(dst, seq, m.node(), tag);
+        }
+        if self.repl.channels.get_or_default(h.sender).receive(seq) {
+            apply(self);
+        }
+        self.flush_replication(now);
+    }
+
     /// A replication datagram (module docs): authenticated, fresh, from a monitor peer.
     #[inline(never)]
     pub(super) fn replica_input(
@@ -1894,27 +1917,17 @@ impl Lns {
                     None => None,
                 };
                 if let Some(updates) = updates {
-                    let monitor = self.health.as_ref().map(crate::health::Embedded::monitor);
-                    if let (Some(m), Some(tag)) = (monitor, data.last_chunk::<TAG_LEN>()) {
-                        self.repl.wire.send_ack(dst, seq, m.node(), tag);
-                    }
-                    if self.repl.channels.get_or_default(h.sender).receive(seq) {
-                        self.apply_call_updates(now, &h, updates);
-                    }
-                    self.flush_replication(now);
+                    self.apply_fast(now, dst, seq, &h, data, |lns| {
+                        lns.apply_call_updates(now, &h, updates)
+                    });
                     return Ok(());
                 }
                 // The usual batch: acknowledged, then applied to the sender's held table
                 // straight from its parse.
                 if let Some((session, sequence, details)) = setup {
-                    let monitor = self.health.as_ref().map(crate::health::Embedded::monitor);
-                    if let (Some(m), Some(tag)) = (monitor, data.last_chunk::<TAG_LEN>()) {
-                        self.repl.wire.send_ack(dst, seq, m.node(), tag);
-                    }
-                    if self.repl.channels.get_or_default(h.sender).receive(seq) {
-                        self.apply_setup(now, &h, session, sequence, details);
-                    }
-                    self.flush_replication(now);
+                    self.apply_fast(now, dst, seq, &h, data, |lns| {
+                        lns.apply_setup(now, &h, session, sequence, details)
+                    });
                     return Ok(());
                 }
                 // A batch of set-ups' and tear-downs' records (calls' among them), from a
@@ -1925,14 +1938,9 @@ impl Lns {
                     && !self.may_send_late(h.sender)
                     && super::super::replica::setup_entries(r.rest(), count, &mut entries)
                 {
-                    let monitor = self.health.as_ref().map(crate::health::Embedded::monitor);
-                    if let (Some(m), Some(tag)) = (monitor, data.last_chunk::<TAG_LEN>()) {
-                        self.repl.wire.send_ack(dst, seq, m.node(), tag);
-                    }
-                    if self.repl.channels.get_or_default(h.sender).receive(seq) {
-                        self.apply_setup_entries(now, &h, entries);
-                    }
-                    self.flush_replication(now);
+                    self.apply_fast(now, dst, seq, &h, data, |lns| {
+                        lns.apply_setup_entries(now, &h, entries)
+                    });
                     return Ok(());
                 }
                 let batch = match count {

@@ -764,29 +764,7 @@ impl Lns {
         h: &crate::replica::Header,
         recs: impl Iterator<Item = Record>,
     ) {
-        let from = h.sender;
-        let Some(cfg) = &self.cfg.replication else {
-            return;
-        };
-        // The keys are noted only while the sender's bulk sync is in progress.
-        let mut sync = self
-            .repl
-            .channels
-            .get_mut(&from)
-            .filter(|ch| ch.sync_in_epoch().is_some());
-        let held = self.backups.held.get_or_default(from);
-        held.note_incarnation(h.incarnation);
-        let mut refused = 0u64;
-        for rec in recs {
-            if let (Some(ch), Some(k)) = (sync.as_deref_mut(), rec.key()) {
-                ch.mark_seen(&[k]);
-            }
-            refused += u64::from(held.apply(rec, cfg));
-        }
-        let holds = !held.tunnels.is_empty();
-        let stats = &mut self.core.stats;
-        stats.replicas_refused = stats.replicas_refused.saturating_add(refused);
-        self.late_down_if(now, from, holds);
+        self.apply_setup_entries(now, h, recs.map(crate::l2tp::replica::SetupEntry::Plain));
     }
 
     /// A fresh batch from `h.sender` of one [`Record::SessionSequence`] (a set-up's: session
@@ -875,16 +853,16 @@ impl Lns {
         self.late_down_if(now, from, holds);
     }
 
-    /// A fresh batch from `h.sender` of set-ups' and tear-downs' records read in place
-    /// (`entries`, in order; [`crate::l2tp::replica::setup_entries`]), the sender sending no
-    /// late records ([`Lns::record_alone`]): applied as [`Lns::apply_alone`] applies that
-    /// batch's records, at one look-up of the sender's held table, with no call's record
-    /// boxed and call updates merged straight from the datagram.
-    pub(super) fn apply_setup_entries(
+    /// A fresh batch from `h.sender` whose records change the sender's held table alone
+    /// ([`Lns::apply_alone`]; the sender sending no late records, [`Lns::record_alone`]):
+    /// `entries`, in order, applied at one look-up of that table. A batch of set-ups' and
+    /// tear-downs' records read in place ([`crate::l2tp::replica::setup_entries`]) comes with
+    /// no call's record boxed and its call updates merged straight from the datagram.
+    pub(super) fn apply_setup_entries<'a>(
         &mut self,
         now: Instant,
         h: &crate::replica::Header,
-        entries: crate::l2tp::replica::SetupEntries<'_>,
+        entries: impl IntoIterator<Item = crate::l2tp::replica::SetupEntry<'a>>,
     ) {
         use crate::l2tp::replica::SetupEntry;
         let from = h.sender;
