@@ -1939,7 +1939,7 @@ impl Lns {
                     && super::super::replica::setup_entries(r.rest(), count, &mut entries)
                 {
                     self.apply_fast(now, dst, seq, &h, data, |lns| {
-                        lns.apply_setup_entries(now, &h, entries)
+                        lns.apply_setup_entries(now, &h, entries.drain(..))
                     });
                     return Ok(());
                 }
