@@ -628,10 +628,12 @@ fn rfc4951_failover_seed_1817_one_taker() {
 /// seed 120150 (the first a sweep from seed 100,000 found then; 137472 and 146813 followed)
 /// did, until the answered calls' records carried their details (session 47: longer records
 /// moved the timing); seed 114742 (the first a sweep from seed 100,000 found then; 119860 and
-/// 141853 followed) does.
+/// 141853 followed) did, until a Down soon after a fresh batch waited a Down interval from it
+/// (session 55, false Down seed 512979); seed 119860 (the first of a search from seed 100,000
+/// then; 163755 followed) does.
 #[test]
 fn rfc4951_failover_overtaken_recovery_retried() {
-    let mut w = failover(114742, 20, true);
+    let mut w = failover(119860, 20, true);
     let lac = w.lac().stats().recoveries_superseded;
     let alive: Vec<usize> = (0..3).filter(|i| w.alive(*i)).collect();
     let members: u64 = alive
@@ -951,6 +953,18 @@ fn member_cut_from_the_members_only_does_not_end_the_taken_tunnel() {
 #[test]
 fn false_down_seed_48622_frames_all_lost_at_8_rounds() {
     false_down_then_return(48622);
+}
+
+/// Seed 512979 of [`false_down_then_return_yields_to_the_backup`] (`lns::takeover` docs,
+/// records from a member seen Down): the member cut off had found its backup Down only after
+/// the partition healed (the backup's first heartbeat after it lost), 10 ms after it yielded
+/// the tunnel on the backup's notice; it took the tunnel back from the live backup, which then
+/// yielded to it, the address moving twice. The notice's batch proves the backup alive, so the
+/// Down waits a Down interval from it, and the backup's heartbeats come before. Failed with the
+/// returning member holding 1 tunnel after it yielded.
+#[test]
+fn false_down_seed_512979_taker_proven_alive_by_its_notice_kept() {
+    false_down_then_return(512979);
 }
 
 /// Issue 15 item 3 ("a member's own restart (empty) does not resurrect stale tunnels";

@@ -327,7 +327,7 @@ impl Lns {
         self.ensure_backup();
         for e in events {
             match e {
-                HealthEvent::Down { node } => self.take_over(now, node),
+                HealthEvent::Down { node } => self.member_down(now, node),
                 HealthEvent::Restarted {
                     node, incarnation, ..
                 } => self.member_restarted(now, node, incarnation),

@@ -164,7 +164,12 @@
 //!   the takeover: if health still sees it Down a full Down interval
 //!   ([`crate::health::HealthConfig::down_after`]) after its last batch, we take it over then
 //!   (double failure seed 11427: the new backup's bulk sync landed just after it found
-//!   the member Down, and the member then crashed).
+//!   the member Down, and the member then crashed). Likewise when health declares a member
+//!   Down less than a Down interval after its last batch came: the takeover waits until that
+//!   interval has passed, and is dropped if the member is Up by then (false Down seed 512979:
+//!   a member back from a partition yielded its tunnel on the taker's notice, then found the
+//!   taker Down, the taker's first heartbeat after the partition lost, and took the tunnel
+//!   back from a live taker, moving the address twice).
 //! * **Double failure**: a member whose backup fails chooses another and bulk-syncs it; when a
 //!   member and its backup both fail before that, the member's sessions are lost.
 //! * **Sessions the copy lacks**: a copy may lack sessions the LAC still has (a former
@@ -206,6 +211,9 @@ struct Held {
     generation: u32,
     tunnels: BTreeMap<u16, (TunnelRecord, HeldSessions)>,
     sessions: usize,
+    /// When the member's last fresh batch was applied: it proves the member alive as a
+    /// heartbeat would (module docs, records from a member seen Down).
+    last_batch: Option<Instant>,
 }
 
 /// The sessions held for one tunnel of a member, by our Session ID (the member's own ids,
@@ -342,6 +350,14 @@ impl Held {
             *self = Held::default();
         }
         self.incarnation = Some(incarnation);
+    }
+
+    /// A fresh batch of the member's `incarnation` is applied `now`: its incarnation noted
+    /// ([`Held::note_incarnation`]) and the batch's time kept ([`Held::last_batch`]).
+    #[inline(always)]
+    fn fresh(&mut self, incarnation: u32, now: Instant) {
+        self.note_incarnation(incarnation);
+        self.last_batch = Some(now);
     }
 
     /// [`Held::apply`] of a [`Record::SessionSequence`] (or of a [`Record::Call`] with its
@@ -682,7 +698,9 @@ impl Lns {
             .map(|(n, _)| *n)
     }
 
-    /// Records from `from` are of `incarnation`: what was held for another one is dropped.
+    /// Records from `from` are of `incarnation`: what was held for another one is dropped
+    /// (tests; a fresh batch notes its sender's incarnation with its time, `Held::fresh`).
+    #[cfg(test)]
     pub(super) fn note_incarnation(&mut self, from: NodeId, incarnation: u32) {
         self.backups
             .held
@@ -728,7 +746,10 @@ impl Lns {
                 .channels
                 .get(&from)
                 .is_some_and(|ch| ch.sync_in_epoch().is_some());
-            self.note_incarnation(from, h.incarnation);
+            self.backups
+                .held
+                .get_or_default(from)
+                .fresh(h.incarnation, now);
             for e in items {
                 self.apply_entry(now, h, e, &mut syncing);
             }
@@ -807,7 +828,7 @@ impl Lns {
             ch.mark_seen(&[(s.tunnel, Some(s.session))]);
         }
         let held = self.backups.held.get_or_default(from);
-        held.note_incarnation(h.incarnation);
+        held.fresh(h.incarnation, now);
         let refused = held.session_sequence(s, ns, nr, cfg, details);
         let holds = !held.tunnels.is_empty();
         let stats = &mut self.core.stats;
@@ -843,7 +864,7 @@ impl Lns {
         }
         // A call update has no key a bulk sync notes (`Record::key`).
         let held = self.backups.held.get_or_default(from);
-        held.note_incarnation(h.incarnation);
+        held.fresh(h.incarnation, now);
         for u in updates {
             if let Some((_, sessions)) = held.tunnels.get_mut(&u.tunnel) {
                 sessions.merge_block(u.session, u.block, u.last);
@@ -876,7 +897,7 @@ impl Lns {
             .get_mut(&from)
             .filter(|ch| ch.sync_in_epoch().is_some());
         let held = self.backups.held.get_or_default(from);
-        held.note_incarnation(h.incarnation);
+        held.fresh(h.incarnation, now);
         let mut refused = 0u64;
         for e in entries {
             let key = match &e {
@@ -1504,6 +1525,28 @@ impl Lns {
                     },
                 );
             }
+        }
+    }
+
+    /// Health declared `node` Down: what is held for it is taken over now, unless a fresh
+    /// batch of its records came less than a Down interval
+    /// ([`crate::health::HealthConfig::down_after`]) ago. That batch proves it alive as a
+    /// heartbeat would, so the takeover is due a Down interval after it, if health still sees
+    /// it Down then (module docs, records from a member seen Down).
+    pub(super) fn member_down(&mut self, now: Instant, node: NodeId) {
+        let down_after = self.cfg.health.down_after();
+        let due = self
+            .backups
+            .held
+            .get(&node)
+            .and_then(|h| h.last_batch)
+            .map(|at| at + down_after)
+            .filter(|due| *due > now);
+        match due {
+            Some(due) => {
+                self.backups.late_downs.insert(node, due);
+            }
+            None => self.take_over(now, node),
         }
     }
 
@@ -2300,6 +2343,67 @@ mod tests {
             "{got:?}"
         );
         assert_eq!(lns.tunnel_count(), 1);
+    }
+
+    /// Module docs, records from a member seen Down (false Down seed 512979): health's Down
+    /// of a member whose fresh batch came less than a Down interval ago takes nothing over
+    /// then (the batch proves it alive as a heartbeat would); the takeover is due a Down
+    /// interval after the batch (in `poll_timeout`), and happens then if health still sees
+    /// the member Down. Failed before the fix: taken over at the Down.
+    #[test]
+    fn a_down_soon_after_a_fresh_batch_waits_a_down_interval_from_the_batch() {
+        use crate::replica::Entry;
+        let now = Instant::now();
+        let mut lns = holder(now, 1);
+        let _ = ownership(&mut lns);
+        let down_after = lns.cfg.health.down_after();
+        let seq = [Entry::Item(Record::TunnelSequence {
+            tunnel: TUNNEL,
+            ns: NS,
+            nr: NR,
+        })];
+        let at = now + Duration::from_secs(1);
+        from_node_2(&mut lns, at, &batch_of_node_2(1, 1, 1, &seq)).unwrap();
+        lns.member_down(at + Duration::from_millis(10), NodeId(2));
+        assert!(ownership(&mut lns).is_empty(), "taken over at the Down");
+        assert_eq!(lns.tunnel_count(), 0);
+        let due = at + down_after;
+        assert!(lns.poll_timeout().is_some_and(|t| t <= due));
+        lns.handle_timeout(due - Duration::from_millis(1));
+        assert!(
+            ownership(&mut lns).is_empty(),
+            "not before the Down interval"
+        );
+        lns.handle_timeout(due);
+        let got = ownership(&mut lns);
+        assert!(
+            matches!(&got[..], [Event::TakenOver { failed: NodeId(2), tunnels, .. }] if tunnels == &[TUNNEL]),
+            "{got:?}"
+        );
+        assert_eq!(lns.tunnel_count(), 1);
+    }
+
+    /// The other side of [`a_down_soon_after_a_fresh_batch_waits_a_down_interval_from_the_batch`]:
+    /// a Down a Down interval or more after the member's last batch is taken over at once.
+    #[test]
+    fn a_down_a_down_interval_after_the_last_batch_is_taken_over_at_once() {
+        use crate::replica::Entry;
+        let now = Instant::now();
+        let mut lns = holder(now, 1);
+        let _ = ownership(&mut lns);
+        let down_after = lns.cfg.health.down_after();
+        let seq = [Entry::Item(Record::TunnelSequence {
+            tunnel: TUNNEL,
+            ns: NS,
+            nr: NR,
+        })];
+        from_node_2(&mut lns, now, &batch_of_node_2(1, 1, 1, &seq)).unwrap();
+        lns.member_down(now + down_after, NodeId(2));
+        let got = ownership(&mut lns);
+        assert!(
+            matches!(&got[..], [Event::TakenOver { failed: NodeId(2), tunnels, .. }] if tunnels == &[TUNNEL]),
+            "{got:?}"
+        );
     }
 
     /// A data message from the LAC on our session `sid` of the tunnel.
