@@ -8,7 +8,7 @@ mod common;
 
 use common::l2tp::*;
 use std::time::Duration;
-use telcp::l2tp::{Config, Event, SessionRef};
+use telcp::l2tp::{Config, Event, InputError, SessionRef};
 
 fn tunnel_up(ev: &[Event]) -> bool {
     ev.iter().any(|e| matches!(e, Event::TunnelUp { .. }))
@@ -270,6 +270,227 @@ fn hide_padded(ty: u16, secret: &[u8], rv: &[u8], value: &[u8], pad: usize) -> V
     }
     out
 }
+
+// ------------------------------------------------------------------ malformed AVP values
+
+/// l2tp-4.1-malformed-optional-ignored: an AVP with M=0 whose value breaks its type's length rule
+/// is ignored like an unrecognised one.
+///
+/// <https://download.firebrick.co.uk/fbsoftware/6010/V2.01.001/FB6202/V2.01.001-6010-FB6202-Balcombe-html/l2tp_avp.html>:
+/// FireBrick's SCCRQ carries its Firmware Revision as a software version string, not the 2-octet
+/// value of RFC 2661 4.4.3 (the AVP has M=0). RFC 2661 4.1: "If the M bit is not set, an
+/// unrecognized AVP MUST be ignored. The control message must then continue to be processed as
+/// if the AVP had not been present." The RFC does not name an AVP of a known type with a value
+/// of the wrong length; xl2tpd (avp.c `handle_avps`) ignores an AVP it cannot handle unless its
+/// M bit is set, and FireBrick ignores the AVP. The tunnel comes up (before, the SCCRQ was
+/// dropped unacknowledged and no tunnel ever came up); an ICRQ with a Physical Channel ID of 2
+/// octets (M=0; RFC 2661 4.4.5 gives 4) is answered with an ICRP.
+#[test]
+fn l2tp_4_1_malformed_optional_ignored() {
+    let mut p = lns();
+    let mut sccrq = sccrq_avps(MY_TID);
+    sccrq.push(o(at::FIRMWARE_REVISION, b"V2.01.001".to_vec()));
+    sccrq.push(o(at::VENDOR_NAME, b"FireBrick Ltd".to_vec()));
+    let got = p.sccrq(sccrq);
+    assert!(
+        Peer::<telcp::l2tp::Lns>::find(&got, mt::SCCRP).is_some(),
+        "{got:?}"
+    );
+    p.send(mt::SCCCN, 0, vec![]);
+    p.recv();
+    assert!(tunnel_up(&p.events()));
+    let mut icrq = icrq_avps(MY_SID, 1);
+    icrq.push(o(at::PHYSICAL_CHANNEL_ID, be16(7)));
+    p.send(mt::ICRQ, 0, icrq);
+    let got = p.recv();
+    assert!(
+        Peer::<telcp::l2tp::Lns>::find(&got, mt::ICRP).is_some(),
+        "{got:?}"
+    );
+}
+
+/// The LAC side of l2tp-4.1-malformed-optional-ignored: an LNS's SCCRP with a Firmware Revision
+/// string (M=0) is taken.
+#[test]
+fn firebrick_firmware_revision_string_in_sccrp() {
+    let mut p = lac();
+    let mut sccrp = sccrp_avps(0x3333);
+    sccrp.push(o(at::FIRMWARE_REVISION, b"V2.01.001".to_vec()));
+    let (_call, _sid, got) = p.until_icrq_with(sccrp);
+    assert!(Peer::<telcp::l2tp::Lac>::find(&got, mt::SCCCN).is_some());
+}
+
+/// l2tp-4.4.2-malformed-mandatory-length-wrong: an AVP with M=1 whose value breaks its type's
+/// length rule ends the session (CDN) or the tunnel (StopCCN) with Result 2, Error 2; the message
+/// is acknowledged.
+///
+/// <https://github.com/evokelektrique/tunnel-forge/issues/7>: a LAC sends the Call Serial Number
+/// of its ICRQ in 2 octets, not the 4 of RFC 2661 4.4.5 (the AVP has M=1); the server refused the
+/// ICRQ. RFC 2661 4.1: "If the M bit is set on an unrecognized AVP within a message associated
+/// with a particular session, the session associated with this message MUST be terminated. If
+/// the M bit is set on an unrecognized AVP within a message associated with the overall tunnel,
+/// the entire tunnel (and all sessions within) MUST be terminated." 4.4.2 gives the Error Code
+/// for it, 2, "Length is wrong"; 7.4.2 answers an ICRQ that is not acceptable with a CDN, and 5.8
+/// acknowledges every control message. The ICRQ is acknowledged and refused with a CDN (Result 2,
+/// Error 2) to the LAC's session; the tunnel stays and serves a well-formed call. Before, the
+/// ICRQ was dropped unacknowledged, retransmitted until the LAC gave the whole tunnel up.
+///
+/// The same AVP in an SCCRQ refuses the tunnel (StopCCN Result 2, Error 2 to its Assigned Tunnel
+/// ID, no SCCRP, `InputError::MalformedMandatoryAvp`), and in a HELLO on an established tunnel
+/// clears it (StopCCN Result 2, Error 2).
+#[test]
+fn l2tp_4_4_2_malformed_mandatory_length_wrong() {
+    let mut p = lns();
+    p.tunnel();
+    p.events();
+    p.send(
+        mt::ICRQ,
+        0,
+        vec![
+            m(at::ASSIGNED_SESSION_ID, be16(MY_SID)),
+            m(at::CALL_SERIAL_NUMBER, be16(7)),
+        ],
+    );
+    let got = p.recv();
+    assert!(acked(&got, p.ns), "ICRQ not acknowledged: {got:?}");
+    assert!(
+        Peer::<telcp::l2tp::Lns>::find(&got, mt::ICRP).is_none(),
+        "{got:?}"
+    );
+    let cdn = Peer::<telcp::l2tp::Lns>::find(&got, mt::CDN).expect("CDN");
+    assert_eq!(cdn.sid, MY_SID);
+    assert_eq!(cdn.result(), Some((2, Some(2))));
+    assert!(!tunnel_down(&p.events()));
+    // The tunnel still serves a well-formed call.
+    p.send(mt::ICRQ, 0, icrq_avps(MY_SID + 1, 8));
+    let got = p.recv();
+    assert!(
+        Peer::<telcp::l2tp::Lns>::find(&got, mt::ICRP).is_some(),
+        "{got:?}"
+    );
+    // A HELLO (a tunnel message) carrying a Receive Window Size of 4 octets with M=1.
+    p.send(mt::HELLO, 0, vec![m(at::RECEIVE_WINDOW_SIZE, be32(8))]);
+    let got = p.recv();
+    let stop = Peer::<telcp::l2tp::Lns>::find(&got, mt::STOPCCN).expect("StopCCN");
+    assert_eq!(stop.result(), Some((2, Some(2))));
+    assert!(tunnel_down(&p.events()));
+
+    // An SCCRQ whose Framing Capabilities has 2 octets (RFC 2661 4.4.3 gives 4).
+    let mut p = lns();
+    let mut sccrq = sccrq_avps(MY_TID);
+    sccrq.retain(|a| a.ty != at::FRAMING_CAPABILITIES);
+    sccrq.push(m(at::FRAMING_CAPABILITIES, be16(3)));
+    let b = control(0, 0, 0, 0, &with_type(mt::SCCRQ, sccrq));
+    let r = p.ep.handle_datagram(p.now, p.me, p.them, &b);
+    assert_eq!(
+        r,
+        Err(InputError::MalformedMandatoryAvp {
+            avp: telcp::l2tp::wire::AvpType::FRAMING_CAPABILITIES
+        })
+    );
+    let got = p.recv();
+    assert!(
+        Peer::<telcp::l2tp::Lns>::find(&got, mt::SCCRP).is_none(),
+        "{got:?}"
+    );
+    let stop = Peer::<telcp::l2tp::Lns>::find(&got, mt::STOPCCN).expect("StopCCN");
+    assert_eq!(stop.tid, MY_TID);
+    assert_eq!(stop.result(), Some((2, Some(2))));
+    assert!(!tunnel_up(&p.events()));
+}
+
+/// The LAC side of l2tp-4.4.2-malformed-mandatory-length-wrong: an ICRP whose Assigned Session
+/// ID has 4 octets (M=1; RFC 2661 4.4.4 gives 2) is answered with a CDN (Result 2, Error 2) and
+/// no ICCN (7.4.1: an ICRP that is not acceptable); an SCCRP whose Framing Capabilities has 2
+/// octets with a StopCCN (Result 2, Error 2) to the Tunnel ID it assigned, and no SCCCN (7.2.1).
+#[test]
+fn lac_refuses_malformed_mandatory_avps() {
+    let mut p = lac();
+    let (_call, lac_sid, _) = p.until_icrq();
+    p.send(
+        mt::ICRP,
+        lac_sid,
+        vec![m(at::ASSIGNED_SESSION_ID, be32(u32::from(MY_SID)))],
+    );
+    let got = p.recv();
+    assert!(acked(&got, p.ns), "{got:?}");
+    assert!(
+        Peer::<telcp::l2tp::Lac>::find(&got, mt::ICCN).is_none(),
+        "{got:?}"
+    );
+    let cdn = Peer::<telcp::l2tp::Lac>::find(&got, mt::CDN).expect("CDN");
+    assert_eq!(cdn.result(), Some((2, Some(2))));
+    assert!(!tunnel_down(&p.events()));
+
+    let mut p = lac();
+    p.open();
+    let mut sccrp = sccrp_avps(p.my_tid);
+    sccrp.retain(|a| a.ty != at::FRAMING_CAPABILITIES);
+    sccrp.push(m(at::FRAMING_CAPABILITIES, be16(3)));
+    p.send(mt::SCCRP, 0, sccrp);
+    let got = p.recv();
+    assert!(
+        Peer::<telcp::l2tp::Lac>::find(&got, mt::SCCCN).is_none(),
+        "{got:?}"
+    );
+    let stop = Peer::<telcp::l2tp::Lac>::find(&got, mt::STOPCCN).expect("StopCCN");
+    assert_eq!(stop.tid, p.my_tid);
+    assert_eq!(stop.result(), Some((2, Some(2))));
+}
+
+/// RFC 2661 4.3 and 4.4.2: a hidden AVP is read once unhidden; a hidden Call Serial Number whose
+/// original value has 2 octets (M=1) is refused as the clear one is, with a CDN (Result 2, Error
+/// 2), and the ICRQ is acknowledged. A CDN whose Result Code has 3 octets (4.4.2: 2, or at least
+/// 4) still ends its session (StopCCN and CDN clear what they name whatever they carry) and is
+/// acknowledged.
+#[test]
+fn hidden_malformed_mandatory_and_malformed_cdn() {
+    let secret = b"interop secret";
+    let mut p = lns_with(Config {
+        secret: Some(secret.to_vec()),
+        ..common(56)
+    });
+    p.tunnel();
+    let rv = b"fedcba9876543210".to_vec();
+    p.send(
+        mt::ICRQ,
+        0,
+        vec![
+            m(at::RANDOM_VECTOR, rv.clone()),
+            m(at::ASSIGNED_SESSION_ID, be16(MY_SID)),
+            A {
+                h: true,
+                ..m(
+                    at::CALL_SERIAL_NUMBER,
+                    hide_padded(at::CALL_SERIAL_NUMBER, secret, &rv, &be16(7), 0),
+                )
+            },
+        ],
+    );
+    let got = p.recv();
+    assert!(acked(&got, p.ns), "{got:?}");
+    let cdn = Peer::<telcp::l2tp::Lns>::find(&got, mt::CDN).expect("CDN");
+    assert_eq!(cdn.result(), Some((2, Some(2))));
+
+    let mut p = lns();
+    let sid = p.session();
+    p.events();
+    p.send(
+        mt::CDN,
+        sid,
+        vec![
+            m(at::RESULT_CODE, vec![0, 3, 0]),
+            m(at::ASSIGNED_SESSION_ID, be16(MY_SID)),
+        ],
+    );
+    let got = p.advance(Duration::from_millis(600));
+    assert!(acked(&got, p.ns), "{got:?}");
+    let ev = p.events();
+    assert!(session_down(&ev), "{ev:?}");
+    assert!(!tunnel_down(&ev), "{ev:?}");
+}
+
+// ------------------------------------------------------------------ Windows and Check Point
 
 /// <https://github.com/xelerance/xl2tpd/issues/219> (the xl2tpd log of a Windows client's SCCRQ)
 /// and <http://www.viphot.com/wangluojishu/luyoujishu/QuidwayRxilieluyouqidiaoshimingling_9.html>

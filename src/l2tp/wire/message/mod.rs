@@ -1,8 +1,15 @@
 //! L2TP messages: control messages (every RFC 2661 type, RFC 4951's FSQ and FSR, and the ZLB
 //! acknowledgement) and data messages.
 //!
-//! [`Message::parse`] checks the header rules, the AVP length rules and that the first AVP of a
-//! control message is Message Type. Whether the AVPs RFC 2661 section 6 requires of the message
+//! [`Message::parse`] checks the header rules, each AVP's Length (at least its 6 octets of header,
+//! within the message) and that the first AVP of a control message is Message Type. An AVP whose
+//! value breaks its type's length rule (RFC 2661 4.4: a Call Serial Number of 2 octets, a
+//! Firmware Revision sent as a version string), the AVP itself well framed, is not a parse
+//! error: it is kept as an [`AvpValue::Raw`] AVP with its M bit, one this crate cannot
+//! interpret, so that the message is still acknowledged and the machines answer it as RFC 2661
+//! 4.1 asks of an AVP they do not recognise: ignored with M=0, the session or tunnel ended with
+//! M=1 (Result 2, Error 2 "Length is wrong", 4.4.2). [`AvpValue::parse`] of the value alone
+//! reports [`WireError::BadAvpLength`]. Whether the AVPs RFC 2661 section 6 requires of the message
 //! type are present is not a parse error: a control message is first taken by the reliable channel
 //! (and so acknowledged), then the tunnel or session machine answers a missing AVP in protocol terms
 //! (StopCCN or CDN). [`ControlMessage::check_mandatory`] names the first missing one
@@ -378,16 +385,20 @@ impl<'a> ControlMessage<'a> {
                             &plain,
                             raw.offset,
                             opts.enterprise,
-                        )? {
-                            // Not modelled: kept as its ciphertext, so that it can only ever be
-                            // re-emitted hidden (RFC 2661 4.3).
-                            AvpValue::Raw { .. } => AvpValue::Raw {
-                                vendor: raw.vendor,
-                                attr: raw.attr,
-                                reserved: 0,
-                                data: own(raw.value),
-                            },
-                            v => v.into_owned(),
+                        ) {
+                            // Not modelled, or a value that breaks its type's length rule
+                            // (module docs): kept as its ciphertext, so that it can only ever
+                            // be re-emitted hidden (RFC 2661 4.3).
+                            Ok(AvpValue::Raw { .. }) | Err(WireError::BadAvpLength { .. }) => {
+                                AvpValue::Raw {
+                                    vendor: raw.vendor,
+                                    attr: raw.attr,
+                                    reserved: 0,
+                                    data: own(raw.value),
+                                }
+                            }
+                            Ok(v) => v.into_owned(),
+                            Err(e) => return Err(e),
                         }
                     }
                     None => AvpValue::Hidden {
@@ -401,17 +412,28 @@ impl<'a> ControlMessage<'a> {
             {
                 v
             } else {
-                let v = AvpValue::parse_as(
+                let v = match AvpValue::parse_as(
                     raw.vendor,
                     raw.attr,
                     raw.value,
                     raw.offset,
                     opts.enterprise,
                     own,
-                )?;
+                ) {
+                    Ok(v) => v,
+                    // A value that breaks its type's length rule, the AVP itself well framed:
+                    // kept raw, an AVP this crate cannot interpret (module docs).
+                    Err(WireError::BadAvpLength { .. }) => AvpValue::Raw {
+                        vendor: raw.vendor,
+                        attr: raw.attr,
+                        reserved: 0,
+                        data: own(raw.value),
+                    },
+                    Err(e) => return Err(e),
+                };
                 // The Random Vector in clear that hidden AVPs after it use (RFC 2661 4.3); one
-                // that arrived hidden itself is not one.
-                if raw.vendor == 0 && raw.attr == AvpType::RANDOM_VECTOR {
+                // that arrived hidden itself is not one, nor an empty one (kept raw).
+                if raw.vendor == 0 && raw.attr == AvpType::RANDOM_VECTOR && v.is_recognised() {
                     rv = Some(raw.value);
                 }
                 v
@@ -785,7 +807,8 @@ impl<'a> ControlMessage<'a> {
 
     /// Unhides every [`AvpValue::Hidden`] AVP with `secret` (the reverse of
     /// [`ControlMessage::hide`]); the AVPs keep `hidden: true`. An AVP of a type this crate does
-    /// not model stays as its ciphertext ([`AvpValue::Raw`] with `hidden: true`).
+    /// not model, or whose unhidden value breaks its type's length rule, stays as its ciphertext
+    /// ([`AvpValue::Raw`] with `hidden: true`).
     pub fn unhide(&mut self, secret: &[u8], enterprise: u16) -> Result<(), WireError> {
         let mut rv: Option<Vec<u8>> = None;
         for a in self.avps.iter_mut() {
@@ -802,11 +825,15 @@ impl<'a> ControlMessage<'a> {
                             avp: *attr,
                         },
                     )?;
-                    let typed = AvpValue::parse(*vendor, *attr, &plain, 0, enterprise)?;
-                    if !matches!(typed, AvpValue::Raw { .. }) {
+                    let typed = match AvpValue::parse(*vendor, *attr, &plain, 0, enterprise) {
+                        Err(WireError::BadAvpLength { .. }) => None,
+                        r => Some(r?),
+                    };
+                    if let Some(typed) = typed.filter(|v| !matches!(v, AvpValue::Raw { .. })) {
                         a.value = typed.into_owned();
                     } else {
-                        // Not modelled: kept as its ciphertext (RFC 2661 4.3).
+                        // Not modelled, or a value breaking its type's length rule: kept as its
+                        // ciphertext (RFC 2661 4.3).
                         a.value = AvpValue::Raw {
                             vendor: *vendor,
                             attr: *attr,
