@@ -285,15 +285,22 @@ fn missing_mandatory_avp_is_named() {
     }
 }
 
-/// RFC 2661 4.4.3: the Assigned Tunnel ID is 2 octets. The value alone of 3 octets is refused
-/// ([`WireError::BadAvpLength`]); in a message, the AVP (well framed) is kept raw with its M bit,
-/// an AVP the machines cannot interpret (4.1: with M=1, `unknown_mandatory` names it, so the
-/// tunnel or session is ended; with M=0 it is ignored), and the message still parses so that it
-/// is acknowledged. A message whose first AVP is not Message Type does not parse (4.4.1).
+/// RFC 2661 4.4.3: the Assigned Tunnel ID is 2 octets; a message carrying one of 3 octets does
+/// not parse ([`WireError::BadAvpLength`], naming the AVP and its rule; the LAC and LNS read such
+/// a message again with the AVP kept raw, `tests/interop_reports.rs`). A message whose first
+/// AVP is not Message Type does not parse (4.4.1).
 #[test]
 fn avp_length_rules_and_first_avp() {
+    // Assigned Tunnel ID of 3 octets.
+    let m = ControlMessage::new(MessageType::HELLO, 1, 0).with(Avp::mandatory(V::Raw {
+        vendor: 0,
+        attr: AvpType::ASSIGNED_TUNNEL_ID,
+        reserved: 0,
+        data: Cow::Borrowed(&[1, 2, 3]),
+    }));
+    let b = Message::Control(m).to_vec();
     assert_eq!(
-        V::parse(0, AvpType::ASSIGNED_TUNNEL_ID, &[1, 2, 3], 20, 32473),
+        Message::parse(&b),
         Err(WireError::BadAvpLength {
             offset: 20,
             avp: AvpType::ASSIGNED_TUNNEL_ID,
@@ -301,29 +308,6 @@ fn avp_length_rules_and_first_avp() {
             rule: telcp::l2tp::wire::LengthRule::Exactly(2)
         })
     );
-    for mandatory in [true, false] {
-        // Assigned Tunnel ID of 3 octets.
-        let bad = V::Raw {
-            vendor: 0,
-            attr: AvpType::ASSIGNED_TUNNEL_ID,
-            reserved: 0,
-            data: Cow::Borrowed(&[1, 2, 3]),
-        };
-        let avp = if mandatory {
-            Avp::mandatory(bad)
-        } else {
-            Avp::optional(bad)
-        };
-        let m = ControlMessage::new(MessageType::HELLO, 1, 0).with(avp);
-        let b = Message::Control(m.clone()).to_vec();
-        let parsed = control(Message::parse(&b).unwrap());
-        assert_eq!(parsed, m);
-        assert_eq!(parsed.assigned_tunnel_id(), None);
-        assert_eq!(
-            parsed.unknown_mandatory(),
-            mandatory.then_some((0, AvpType::ASSIGNED_TUNNEL_ID))
-        );
-    }
     // First AVP not Message Type.
     let m = ControlMessage {
         avps: vec![Avp::mandatory(V::AssignedTunnelId(1))],

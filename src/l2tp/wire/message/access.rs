@@ -23,7 +23,7 @@ impl<'a> ControlMessage<'a> {
 
     /// The first AVP with M=1 that this crate does not recognise (vendor, type): an unknown type
     /// or vendor, a reserved bit set, or a known type whose value broke its length rule (kept
-    /// raw by the parser, [`super`] docs). RFC 2661 4.1 asks to tear down the session (session
+    /// raw where the LAC or LNS read the message, [`super`] docs). RFC 2661 4.1 asks to tear down the session (session
     /// message) or the tunnel (tunnel message) that carries it.
     pub fn unknown_mandatory(&self) -> Option<(u16, AvpType)> {
         self.avps
