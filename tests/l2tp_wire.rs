@@ -285,6 +285,10 @@ fn missing_mandatory_avp_is_named() {
     }
 }
 
+/// RFC 2661 4.4.3: the Assigned Tunnel ID is 2 octets; a message carrying one of 3 octets does
+/// not parse ([`WireError::BadAvpLength`], naming the AVP and its rule; the LAC and LNS read such
+/// a message again with the AVP kept raw, `tests/interop_reports.rs`). A message whose first
+/// AVP is not Message Type does not parse (4.4.1).
 #[test]
 fn avp_length_rules_and_first_avp() {
     // Assigned Tunnel ID of 3 octets.

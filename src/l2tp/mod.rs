@@ -614,6 +614,15 @@ pub enum InputError {
         /// The AVP's Attribute Type.
         avp: AvpType,
     },
+    /// An SCCRQ carrying an AVP with M=1 of a type RFC 2661 defines (or RFC 3145, RFC 4951)
+    /// whose value breaks the type's length rule (4.4: a Call Serial Number of 2 octets): refused
+    /// with StopCCN Result 2 / Error 2 "Length is wrong" (4.4.2), no tunnel kept. (In any other
+    /// message the session or tunnel is ended the same way and the datagram is taken.)
+    #[error("mandatory AVP {avp} with a value of the wrong length")]
+    MalformedMandatoryAvp {
+        /// The AVP's Attribute Type (Vendor ID 0).
+        avp: AvpType,
+    },
     /// An SCCRQ (or SCCRP) of a Protocol Version other than 1.0: refused with StopCCN Result
     /// Code 5, the Error Code giving 1.0 as the highest version supported (RFC 2661 4.4.2,
     /// 4.4.3); for an SCCRQ no tunnel is kept.

@@ -5,6 +5,7 @@
 use super::super::session::{Session, SessionState};
 use super::super::wire::{
     ControlMessage, DataMessage, ErrorCode, Message, MessageType, ResultCode, ResultCodeValue,
+    WireError,
 };
 use super::super::{Data, Event, InputError, SessionRef, Unexpected};
 use super::{Core, Timer, TunnelClosed, TunnelState, Up, refusal};
@@ -35,6 +36,14 @@ impl Core {
             let mut spare = std::mem::take(&mut self.spare_avps);
             let r = Message::parse_owned_reusing(data, &self.parse_opts(tid), &mut spare);
             self.spare_avps = spare;
+            // A value breaking its type's length rule: read again with that AVP kept raw, one
+            // we cannot interpret (`wire::message` docs; RFC 2661 4.1, 4.4.2).
+            let r = match r {
+                Err(WireError::BadAvpLength { .. }) => {
+                    Message::parse_owned_tolerant(data, &self.parse_opts(tid))
+                }
+                r => r,
+            };
             match r? {
                 Message::Control(c) => c,
                 Message::Data(d) => return self.on_data(now, from, &d),

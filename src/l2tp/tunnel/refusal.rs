@@ -39,12 +39,49 @@ fn bad_version(
     ))
 }
 
+/// Whether `v`, the value of an AVP kept raw, is of a type RFC 2661 (or RFC 3145, RFC 4951)
+/// defines and this crate reads, without a reserved bit set: kept raw because its value broke
+/// the type's length rule (4.4; [`super::super::wire::message`] docs), not because it is unknown.
+fn malformed(v: &AvpValue<'_>) -> bool {
+    matches!(v, AvpValue::Raw { vendor: 0, attr, reserved: 0, .. } if attr.name().is_some())
+}
+
+/// The refusal of the first AVP with M=1 this crate cannot interpret, (vendor, type) `key`:
+/// Error 2 "Length is wrong" (RFC 2661 4.4.2) for a known type whose value broke its length
+/// rule (`malformed`), else Error 8, an unrecognised mandatory AVP (4.1).
+fn uninterpretable(
+    (vendor, avp): (u16, AvpType),
+    malformed: bool,
+) -> (ResultCode<'static>, InputError) {
+    let rc = |e: ErrorCode, text: String| {
+        ResultCode::with_error(ResultCodeValue(2), e, Cow::Owned(text.into_bytes()))
+    };
+    if malformed {
+        return (
+            rc(
+                ErrorCode::BAD_LENGTH,
+                format!("mandatory AVP {} with a value of the wrong length", avp.0),
+            ),
+            InputError::MalformedMandatoryAvp { avp },
+        );
+    }
+    (
+        rc(
+            ErrorCode::UNKNOWN_MANDATORY_AVP,
+            format!("unrecognised mandatory AVP {} of vendor {vendor}", avp.0),
+        ),
+        InputError::UnknownMandatoryAvp { vendor, avp },
+    )
+}
+
 /// How a received control message is refused, when it cannot be taken: the Result 2 error code
 /// and, for an SCCRQ (answered without keeping state), the error the endpoint returns.
 ///
 /// * an SCCRQ or SCCRP of a Protocol Version other than 1.0 (RFC 2661 4.4.3): Result Code 5,
 ///   the Error Code naming version 1.0, the highest supported (4.4.2);
-/// * an AVP with M=1 that is not recognised: Error 8 (RFC 2661 4.1);
+/// * an AVP with M=1 that is not recognised: Error 8 (RFC 2661 4.1); one of a type this crate
+///   reads whose value breaks the type's length rule (kept raw by the parser): Error 2, "Length
+///   is wrong" (4.4.2), the AVP being one the machines cannot interpret all the same;
 /// * an AVP RFC 2661 section 6 requires is missing: Error 6. Exception: ICCN and OCCN without
 ///   (Tx) Connect Speed or Framing Type (6.8, 6.11) are taken, as deployed LACs send them so.
 ///   An AVP that arrived hidden and stayed so (the tunnel has no secret to unhide it with, RFC
@@ -67,14 +104,8 @@ pub(crate) fn refusal(m: &ControlMessage<'_>) -> Option<(ResultCode<'static>, In
         return Some(r);
     }
     let seen = Seen::of(m);
-    if let Some((vendor, avp)) = seen.unknown {
-        return Some((
-            rc(
-                ErrorCode::UNKNOWN_MANDATORY_AVP,
-                format!("unrecognised mandatory AVP {} of vendor {vendor}", avp.0),
-            ),
-            InputError::UnknownMandatoryAvp { vendor, avp },
-        ));
+    if let Some(key) = seen.unknown {
+        return Some(uninterpretable(key, seen.malformed));
     }
     let lenient = matches!(mt, MessageType::ICCN | MessageType::OCCN);
     let missing = mt.mandatory_avps().iter().copied().find(|&a| {
@@ -111,6 +142,8 @@ struct Seen {
     present: u64,
     /// The first AVP with M=1 not recognised.
     unknown: Option<(u16, AvpType)>,
+    /// That AVP is of a known type, its value of the wrong length ([`malformed`]).
+    malformed: bool,
     /// The first Assigned Tunnel ID.
     tunnel_id: Option<u16>,
     /// The first Assigned Session ID.
@@ -122,6 +155,7 @@ impl Seen {
         let mut s = Seen {
             present: 0,
             unknown: None,
+            malformed: false,
             tunnel_id: None,
             session_id: None,
         };
@@ -130,6 +164,7 @@ impl Seen {
                 AvpValue::Raw { .. } => {
                     if a.mandatory && s.unknown.is_none() {
                         s.unknown = Some(a.key());
+                        s.malformed = malformed(&a.value);
                     }
                 }
                 // Still hidden: no secret to read it with, so not present (RFC 2661 4.3).
@@ -193,13 +228,14 @@ mod tests {
         if let Some(r) = bad_version(m, mt) {
             return Some(r);
         }
-        if let Some((vendor, avp)) = m.unknown_mandatory() {
-            return Some((
-                rc(
-                    ErrorCode::UNKNOWN_MANDATORY_AVP,
-                    format!("unrecognised mandatory AVP {} of vendor {vendor}", avp.0),
-                ),
-                InputError::UnknownMandatoryAvp { vendor, avp },
+        if let Some(key) = m.unknown_mandatory() {
+            let first = m
+                .avps
+                .iter()
+                .find(|a| a.mandatory && matches!(a.value, AvpValue::Raw { .. }));
+            return Some(uninterpretable(
+                key,
+                first.is_some_and(|a| malformed(&a.value)),
             ));
         }
         let lenient = matches!(mt, MessageType::ICCN | MessageType::OCCN);

@@ -10,7 +10,8 @@
 //! Every AVP of RFC 2661 section 4.4 (types 0..=39, 20 is unassigned), the PPP Disconnect Cause
 //! Code of RFC 3145 (46) and the failover AVPs of RFC 4951 (76..=79, see [`FailoverCapability`])
 //! parse into a typed [`AvpValue`], its length checked against the AVP's rule (a violation is
-//! [`WireError::BadAvpLength`]). AVPs this crate does not know, and AVPs with a reserved bit set
+//! [`WireError::BadAvpLength`]; in a message the LAC or LNS receives such an AVP is kept raw, see
+//! [`super::message`]). AVPs this crate does not know, and AVPs with a reserved bit set
 //! (which RFC 2661 4.1 says must be treated as unrecognised), are kept as [`AvpValue::Raw`]
 //! with their vendor, type and value, so they survive parse and emit. A hidden AVP (H=1) parses
 //! into [`AvpValue::Hidden`] (its ciphertext) unless a secret is given, see [`super::hidden`].
@@ -459,9 +460,11 @@ pub enum AvpValue<'a> {
         /// The encrypted octets.
         data: Cow<'a, [u8]>,
     },
-    /// An AVP this crate does not interpret, kept as received (its H bit is [`Avp::hidden`]).
-    /// When it arrived hidden, `data` is its ciphertext as received, even when it was parsed
-    /// with the secret: a value received hidden is never re-emitted in clear (RFC 2661 4.3).
+    /// An AVP this crate does not interpret, kept as received (its H bit is [`Avp::hidden`]): an
+    /// unknown type or vendor, a reserved bit set, or, in a message the LAC or LNS received, a
+    /// known type whose value breaks its length rule ([`super::message`] docs). When it arrived hidden, `data` is
+    /// its ciphertext as received, even when it was parsed with the secret: a value received
+    /// hidden is never re-emitted in clear (RFC 2661 4.3).
     Raw {
         /// Vendor ID.
         vendor: u16,

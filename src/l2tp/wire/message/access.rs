@@ -21,8 +21,10 @@ impl<'a> ControlMessage<'a> {
             .find(|v| v.is_recognised() && v.key() == (0, attr))
     }
 
-    /// The first AVP with M=1 that this crate does not recognise (vendor, type): RFC 2661 4.1 asks
-    /// to tear down the session (session message) or the tunnel (tunnel message) that carries it.
+    /// The first AVP with M=1 that this crate does not recognise (vendor, type): an unknown type
+    /// or vendor, a reserved bit set, or a known type whose value broke its length rule (kept
+    /// raw where the LAC or LNS read the message, [`super`] docs). RFC 2661 4.1 asks to tear down the session (session
+    /// message) or the tunnel (tunnel message) that carries it.
     pub fn unknown_mandatory(&self) -> Option<(u16, AvpType)> {
         self.avps
             .iter()

@@ -1,8 +1,16 @@
 //! L2TP messages: control messages (every RFC 2661 type, RFC 4951's FSQ and FSR, and the ZLB
 //! acknowledgement) and data messages.
 //!
-//! [`Message::parse`] checks the header rules, the AVP length rules and that the first AVP of a
-//! control message is Message Type. Whether the AVPs RFC 2661 section 6 requires of the message
+//! [`Message::parse`] checks the header rules, each AVP's Length (at least its 6 octets of header,
+//! within the message), each AVP's value against its type's length rule (RFC 2661 4.4; a
+//! violation is [`WireError::BadAvpLength`]) and that the first AVP of a control message is
+//! Message Type. The LAC and LNS are more tolerant of what they receive: a control message the
+//! strict parse refused only for a value that breaks its type's length rule (a Call Serial
+//! Number of 2 octets, a Firmware Revision sent as a version string), each AVP well framed, is
+//! read again with that AVP kept as an [`AvpValue::Raw`] AVP with its M bit, one they cannot
+//! interpret, so that the message is still acknowledged and answered as RFC 2661 4.1 asks of an
+//! AVP they do not recognise: ignored with M=0, the session or tunnel ended with M=1 (Result 2,
+//! Error 2 "Length is wrong", 4.4.2). Whether the AVPs RFC 2661 section 6 requires of the message
 //! type are present is not a parse error: a control message is first taken by the reliable channel
 //! (and so acknowledged), then the tunnel or session machine answers a missing AVP in protocol terms
 //! (StopCCN or CDN). [`ControlMessage::check_mandatory`] names the first missing one
@@ -164,6 +172,7 @@ impl<'a> Message<'a> {
                 c.offset(),
                 opts,
                 Cow::Borrowed,
+                false,
             )?)),
         }
     }
@@ -186,6 +195,32 @@ impl<'a> Message<'a> {
                 c.offset(),
                 opts,
                 |b| Cow::Owned(b.to_vec()),
+                false,
+            )?)),
+        }
+    }
+
+    /// [`Message::parse_owned_with`], but an AVP whose value breaks its type's length rule
+    /// (RFC 2661 4.4: a Call Serial Number of 2 octets, a Firmware Revision sent as a version
+    /// string), the AVP itself well framed, is kept as an [`AvpValue::Raw`] AVP with its M bit
+    /// instead of failing the parse with [`WireError::BadAvpLength`] (module docs): how the LAC
+    /// and LNS read a control message that the strict parse refused that way.
+    pub(crate) fn parse_owned_tolerant(
+        data: &[u8],
+        opts: &ParseOptions<'_>,
+    ) -> Result<Message<'static>, WireError> {
+        match header::parse_header(data)? {
+            ParsedHeader::Data(header, c) => Ok(Message::Data(DataMessage {
+                header: header.into_owned(),
+                payload: Cow::Owned(c.rest().to_vec()),
+            })),
+            ParsedHeader::Control(header, c) => Ok(Message::Control(ControlMessage::parse_body(
+                header,
+                c.rest(),
+                c.offset(),
+                opts,
+                |b| Cow::Owned(b.to_vec()),
+                true,
             )?)),
         }
     }
@@ -214,9 +249,9 @@ impl<'a> Message<'a> {
             ParsedHeader::Control(header, c) => {
                 let mut avps = std::mem::take(spare);
                 avps.clear();
-                match ControlMessage::parse_avps(&mut avps, c.rest(), c.offset(), opts, |b| {
-                    Cow::Owned(b.to_vec())
-                }) {
+                let own = |b: &[u8]| Cow::Owned(b.to_vec());
+                match ControlMessage::parse_avps(&mut avps, c.rest(), c.offset(), opts, own, false)
+                {
                     Ok(()) => Ok(Message::Control(ControlMessage { header, avps })),
                     Err(e) => {
                         avps.clear();
@@ -329,21 +364,24 @@ impl<'a> ControlMessage<'a> {
         first_offset: usize,
         opts: &ParseOptions<'_>,
         own: fn(&'v [u8]) -> Cow<'a, [u8]>,
+        tolerant: bool,
     ) -> Result<Self, WireError> {
         // Most AVPs are 8 to 10 octets: one allocation for the typical message.
         let mut avps = Vec::with_capacity((data.len() / 8).min(64));
-        Self::parse_avps(&mut avps, data, first_offset, opts, own)?;
+        Self::parse_avps(&mut avps, data, first_offset, opts, own, tolerant)?;
         Ok(ControlMessage { header, avps })
     }
 
     /// The AVPs after a control header, appended to `avps` (empty); octets taken by `own`
-    /// (borrowed or copied: [`AvpValue::parse_as`]).
+    /// (borrowed or copied: [`AvpValue::parse_as`]). `tolerant`: an AVP whose value breaks its
+    /// type's length rule is kept raw rather than an error ([`Message::parse_owned_tolerant`]).
     fn parse_avps<'v>(
         avps: &mut Vec<Avp<'a>>,
         data: &'v [u8],
         first_offset: usize,
         opts: &ParseOptions<'_>,
         own: fn(&'v [u8]) -> Cow<'a, [u8]>,
+        tolerant: bool,
     ) -> Result<(), WireError> {
         // Room for them at once (nothing to do when `avps` has it already).
         avps.reserve((data.len() / 8).min(64));
@@ -378,16 +416,24 @@ impl<'a> ControlMessage<'a> {
                             &plain,
                             raw.offset,
                             opts.enterprise,
-                        )? {
-                            // Not modelled: kept as its ciphertext, so that it can only ever be
-                            // re-emitted hidden (RFC 2661 4.3).
-                            AvpValue::Raw { .. } => AvpValue::Raw {
+                        ) {
+                            // Not modelled, or a value that breaks its type's length rule
+                            // (module docs): kept as its ciphertext, so that it can only ever
+                            // be re-emitted hidden (RFC 2661 4.3).
+                            Ok(AvpValue::Raw { .. }) => AvpValue::Raw {
                                 vendor: raw.vendor,
                                 attr: raw.attr,
                                 reserved: 0,
                                 data: own(raw.value),
                             },
-                            v => v.into_owned(),
+                            Err(WireError::BadAvpLength { .. }) if tolerant => AvpValue::Raw {
+                                vendor: raw.vendor,
+                                attr: raw.attr,
+                                reserved: 0,
+                                data: own(raw.value),
+                            },
+                            Ok(v) => v.into_owned(),
+                            Err(e) => return Err(e),
                         }
                     }
                     None => AvpValue::Hidden {
@@ -401,17 +447,28 @@ impl<'a> ControlMessage<'a> {
             {
                 v
             } else {
-                let v = AvpValue::parse_as(
+                let v = match AvpValue::parse_as(
                     raw.vendor,
                     raw.attr,
                     raw.value,
                     raw.offset,
                     opts.enterprise,
                     own,
-                )?;
+                ) {
+                    Ok(v) => v,
+                    // A value that breaks its type's length rule, the AVP itself well framed:
+                    // kept raw, an AVP this crate cannot interpret (module docs).
+                    Err(WireError::BadAvpLength { .. }) if tolerant => AvpValue::Raw {
+                        vendor: raw.vendor,
+                        attr: raw.attr,
+                        reserved: 0,
+                        data: own(raw.value),
+                    },
+                    Err(e) => return Err(e),
+                };
                 // The Random Vector in clear that hidden AVPs after it use (RFC 2661 4.3); one
-                // that arrived hidden itself is not one.
-                if raw.vendor == 0 && raw.attr == AvpType::RANDOM_VECTOR {
+                // that arrived hidden itself is not one, nor an empty one (kept raw).
+                if raw.vendor == 0 && raw.attr == AvpType::RANDOM_VECTOR && v.is_recognised() {
                     rv = Some(raw.value);
                 }
                 v
