@@ -94,7 +94,7 @@ use std::net::SocketAddr;
 use std::num::NonZeroU16;
 use std::time::{Duration, Instant};
 
-/// At most this many Failover Session State AVPs in one FSQ (12 octets each).
+/// At most this many Failover Session State AVPs in one FSQ (16 octets each).
 pub const MAX_FSQ_SESSIONS: usize = 256;
 
 /// At most this many recovery tunnels for one recovery: the failed endpoint tries again when a
