@@ -990,6 +990,61 @@ fn rfc4951_scs_absent() {
     });
 }
 
+/// rfc4951-recovery-new-id: a failed endpoint restoring two old tunnels and recovering both
+/// gives neither recovery tunnel the Tunnel ID of an old tunnel. RFC 4951 3.2.1: "An endpoint
+/// MUST NOT use any old Tunnel ID for the recovery tunnel. The old tunnels MUST be valid until
+/// the recovery process concludes." The second old tunnel gets the very Tunnel ID the first
+/// one's recovery tunnel draws when recovered alone (same seed): the recovery tunnel must take
+/// another, and the second old tunnel is restored and recovered too.
+#[test]
+fn rfc4951_recovery_new_id() {
+    let now = Instant::now();
+    let plain = |c: &mut LnsConfig| {
+        c.common.secret = None;
+        c.common.challenge = false;
+        c.common.hide_avps = false;
+    };
+    // Alone: the Tunnel ID the recovery tunnel of 0x1111 draws.
+    let mut alone = holding_cfg(22, true, Some(UnsureSessions::All));
+    plain(&mut alone);
+    let mut lns = Lns::new(alone.clone(), now).unwrap();
+    let drawn = sent_control(&mut lns)
+        .iter()
+        .find(|m| m.tunnel_recovery().is_some())
+        .and_then(|m| m.assigned_tunnel_id())
+        .expect("recovery SCCRQ");
+    assert_ne!(drawn, 0x1111);
+    // With a second old tunnel holding that id (the LAC's 0x3333 for it).
+    let mut two = alone;
+    let mut second = two.common.restore[0].clone();
+    (second.local_id, second.peer_id) = (drawn, 0x3333);
+    second.sessions = vec![(0x0c0c, 0x0d0d)];
+    two.common.restore.push(second);
+    let mut lns = Lns::new(two, now).unwrap();
+    let sccrqs: Vec<ControlMessage<'static>> = sent_control(&mut lns)
+        .into_iter()
+        .filter(|m| m.tunnel_recovery().is_some())
+        .collect();
+    let mut recovered: Vec<u16> = sccrqs
+        .iter()
+        .map(|m| m.tunnel_recovery().unwrap().tunnel_id)
+        .collect();
+    recovered.sort_unstable();
+    let mut want = vec![0x1111, drawn];
+    want.sort_unstable();
+    assert_eq!(
+        recovered, want,
+        "one recovery SCCRQ per old tunnel: {sccrqs:?}"
+    );
+    for m in &sccrqs {
+        let id = m.assigned_tunnel_id().unwrap();
+        assert!(
+            id != 0x1111 && id != drawn,
+            "recovery tunnel {id:#x} took an old Tunnel ID"
+        );
+    }
+}
+
 /// rfc4951-recovery-secret: a LAC whose tunnel was authenticated with its own password (from its
 /// tunnel plan, no secret in its configuration) authenticates the recovery tunnel with that same
 /// password: it answers the recovering LNS's Challenge with it and challenges the LNS in its

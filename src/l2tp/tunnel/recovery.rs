@@ -154,15 +154,22 @@ impl Core {
     }
 
     /// The tunnels of [`Config::restore`] enter the table, established, with fresh control
-    /// channels; those marked start their recovery.
+    /// channels; those marked start their recovery once every one is in the table. RFC 4951
+    /// 3.2.1: "An endpoint MUST NOT use any old Tunnel ID for the recovery tunnel": a recovery
+    /// tunnel opened before the next old tunnel was restored could draw that tunnel's id (and
+    /// the old tunnel could then not be restored).
     pub(super) fn restore(&mut self, now: Instant) {
+        let mut recover = Vec::new();
         for r in std::mem::take(&mut self.cfg.restore) {
             if !self.restore_tunnel(now, &r) {
                 continue;
             }
-            if let Some(unsure) = r.recover.clone() {
-                let _ = self.start_recovery(now, r.local_id, unsure);
+            if let Some(unsure) = r.recover {
+                recover.push((r.local_id, unsure));
             }
+        }
+        for (tid, unsure) in recover {
+            let _ = self.start_recovery(now, tid, unsure);
         }
     }
 
