@@ -1282,6 +1282,72 @@ fn rfc4951_taken_after_reset() {
     assert_eq!(fsq_after_scccn_ack(&mut lns, now, via), (0x2222, 7, 4));
 }
 
+/// rfc4951-recovery-teardown: the remote endpoint may tear the recovery tunnel down once its
+/// control channel is reset, that is once it took our SCCCN; its StopCCN (Result 1, general
+/// request to clear) acknowledging the SCCCN completes our recovery as the acknowledgement alone
+/// would: the old tunnel resumes with the suggested numbers (FSQ Ns 7, Nr 3) and nothing is
+/// torn down. RFC 4951 3.2.2: "the control channel on the remote endpoint is reset upon getting
+/// a valid SCCCN on the recovery tunnel ... Either endpoint can tear down the recovery tunnel
+/// after the control channel reset procedure is complete" (Appendix A: "Terminate the recovery
+/// tunnel"). A StopCCN sent before the LAC took the SCCCN (it does not acknowledge it) still
+/// ends the recovery: the old tunnel is cleared (3.2.1).
+#[test]
+fn rfc4951_recovery_teardown() {
+    use telcp::l2tp::wire::{ResultCode, ResultCodeValue};
+    let stop = |via| {
+        ControlMessage::stopccn(
+            via,
+            0x0303,
+            ResultCode::new(ResultCodeValue::STOPCCN_GENERAL_REQUEST),
+        )
+    };
+    let now = Instant::now();
+    let (mut lns, via) = recovering_backup(now, UnsureSessions::All);
+    lac_sccrp_7_3(&mut lns, now, via);
+    // The LAC took the SCCCN (Ns 1 of ours): its StopCCN, Ns 1, Nr 2.
+    from_lac(&mut lns, now, stop(via), 1, 2);
+    let out = sent_control(&mut lns);
+    let fsq = out
+        .iter()
+        .find(|m| m.message_type() == Some(MessageType::FSQ))
+        .unwrap_or_else(|| panic!("FSQ on the recovered tunnel: {out:?}"));
+    assert_eq!(
+        (fsq.header.tunnel_id, fsq.header.ns, fsq.header.nr),
+        (0x2222, 7, 3)
+    );
+    assert!(
+        out.iter()
+            .all(|m| m.message_type() != Some(MessageType::STOPCCN)),
+        "{out:?}"
+    );
+    let events: Vec<Event> = std::iter::from_fn(|| lns.poll_event()).collect();
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::TunnelRecovered { tunnel: 0x1111, .. })),
+        "{events:?}"
+    );
+    assert!(
+        !events.iter().any(|e| matches!(
+            e,
+            Event::TunnelRecoveryFailed { .. } | Event::TunnelDown { .. }
+        )),
+        "{events:?}"
+    );
+
+    // The LAC stopped the recovery tunnel before it took the SCCCN (Nr 1): the recovery fails.
+    let (mut lns, via) = recovering_backup(now, UnsureSessions::All);
+    lac_sccrp_7_3(&mut lns, now, via);
+    from_lac(&mut lns, now, stop(via), 1, 1);
+    let events: Vec<Event> = std::iter::from_fn(|| lns.poll_event()).collect();
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::TunnelRecoveryFailed { tunnel: 0x1111, .. })),
+        "{events:?}"
+    );
+}
+
 /// An LNS without secret holding the tunnel 0x1111 (the LAC's 0x2222, which advertised the C
 /// and D bits) with the established session 0x0a0a (the LAC's 0x0b0b), restored, recovering it
 /// at once with `recover` ([`RestoredTunnel::recover`]), its configuration changed by `tweak`

@@ -25,7 +25,10 @@
 //!   The failed endpoint sets the old channel's Ns/Nr to the suggestion (0 and 0 without one,
 //!   3.2.2) and answers SCCCN; once the SCCCN is acknowledged the recovery tunnel is dropped silently (kept for the
 //!   hold period only to acknowledge retransmissions; no StopCCN, no tunnel events) and the old
-//!   tunnel resumes. The non-failed endpoint resumes it on the SCCCN (its Challenge Response
+//!   tunnel resumes. The peer may tear the recovery tunnel down itself once it took the SCCCN
+//!   (3.2.2: "Either endpoint can tear down the recovery tunnel after the control channel reset
+//!   procedure is complete"): a StopCCN Result 1 acknowledging the SCCCN completes the recovery
+//!   too; any other StopCCN on the recovery tunnel ends it (Result 3: tried again, below). The non-failed endpoint resumes it on the SCCCN (its Challenge Response
 //!   checked when a challenge is configured): from then on the old tunnel's peer is the address
 //!   the recovery came from. Until its reset (SCCRP at the failed endpoint, SCCCN at the other),
 //!   what arrives on the old tunnel is discarded silently (3.2.1); from then on it is taken.
@@ -530,7 +533,7 @@ impl Core {
         via: u16,
         m: ControlMessage<'static>,
     ) {
-        let Some(Some(Recovery::RecoveryTunnel { old, .. })) = self
+        let Some(Some(Recovery::RecoveryTunnel { old, scccn_sent })) = self
             .tunnels
             .get(&via)
             .map(|t| t.recovery.as_deref().cloned())
@@ -541,15 +544,25 @@ impl Core {
             Some(MessageType::SCCRP) => self.on_recovery_sccrp(now, via, old, &m),
             Some(MessageType::SCCCN) => self.on_recovery_scccn(now, via, old, &m),
             Some(MessageType::STOPCCN) => {
+                let mut scccn_taken = false;
                 if let Some(t) = self.tunnels.get_mut(&via) {
                     if t.peer_id.is_none() {
                         t.learn_peer_id(m.assigned_tunnel_id().unwrap_or(0));
                     }
+                    // Its Nr acknowledges our SCCCN (the only message we send there).
+                    scccn_taken = scccn_sent && t.channel.is_idle();
+                }
+                let result = m.result_code().map(|r| r.result);
+                if scccn_taken && result == Some(ResultCodeValue::STOPCCN_GENERAL_REQUEST) {
+                    // RFC 4951 3.2.2: the remote endpoint's control channel is reset on our
+                    // valid SCCCN, and "Either endpoint can tear down the recovery tunnel after
+                    // the control channel reset procedure is complete": a plain teardown
+                    // (Result 1) that took our SCCCN completes the recovery.
+                    self.complete_recovery(now, via, old);
+                    return;
                 }
                 self.hold_silently(now, via);
-                let superseded = m
-                    .result_code()
-                    .is_some_and(|r| r.result == ResultCodeValue::STOPCCN_ALREADY_EXISTS);
+                let superseded = result == Some(ResultCodeValue::STOPCCN_ALREADY_EXISTS);
                 if !(superseded && self.retry_recovery(now, old)) {
                     self.recovery_failed(old);
                 }
@@ -882,7 +895,14 @@ impl Core {
         if !t.channel.is_idle() || super::super::channel::seq_lt(t.channel.seq().1, peer_next) {
             return;
         }
-        self.hold_silently(now, tid);
+        self.complete_recovery(now, tid, old);
+    }
+
+    /// The failed endpoint's recovery of `old` through recovery tunnel `via` is complete (its
+    /// SCCCN taken by the peer): the recovery tunnel goes silently, the old tunnel resumes, and
+    /// FSQ asks about the unsure sessions.
+    fn complete_recovery(&mut self, now: Instant, via: u16, old: u16) {
+        self.hold_silently(now, via);
         let query = match self
             .tunnels
             .get(&old)
