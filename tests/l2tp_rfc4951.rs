@@ -521,6 +521,69 @@ fn rfc4951_wait_recovery_time() {
     );
 }
 
+/// rfc4951-wait-ack: the LNS (remote endpoint) answers the LAC's FSQ with an FSR the LAC does
+/// not acknowledge: its control channel gives up and, the LAC having advertised the C bit with
+/// a Recovery Time of 30 s, it keeps the tunnel waiting. The LAC then acknowledges the FSR (a
+/// HELLO, Nr 1): the loss was passing, there is no failover, and the wait ends: the tunnel is
+/// still up when the 30 s are long over, no StopCCN, no TunnelDown. RFC 4951 5.1: "The timer is
+/// also stopped if a control channel message is acknowledged by the peer in the situation when
+/// there was no failover, but the loss of the control channel message was a temporary
+/// phenomenon."
+#[test]
+fn rfc4951_wait_ack() {
+    use telcp::l2tp::wire::avp::FailoverSessionState;
+    let t0 = Instant::now();
+    let (mut lns, _) = plain_lns(t0, None, |c| {
+        c.max_retries = 2;
+        c.restore[0].peer_failover.recovery_time_ms = 30_000;
+    });
+    let q = FailoverSessionState {
+        session_id: 0x0b0b,
+        remote_session_id: 0x0a0a,
+    };
+    from_lac(&mut lns, t0, ControlMessage::fsq(0x1111, &[q]), 0, 0);
+    let fsr = sent_control(&mut lns);
+    assert!(
+        fsr.iter()
+            .any(|m| m.message_type() == Some(MessageType::FSR)),
+        "{fsr:?}"
+    );
+    // The FSR goes unacknowledged until the channel gives up (retransmitted twice).
+    let mut t = t0;
+    while lns.stats().recovery_waits == 0 {
+        t += Duration::from_millis(250);
+        assert!(
+            t < t0 + Duration::from_secs(20),
+            "the channel never gave up"
+        );
+        lns.handle_timeout(t);
+        let _ = sent_control(&mut lns);
+    }
+    // The LAC is back: its HELLO acknowledges the FSR.
+    from_lac(&mut lns, t, ControlMessage::hello(0x1111), 1, 1);
+    let mut out = sent_control(&mut lns);
+    // Well past the Recovery Time (30 s from when the FSR's timeout started), before any HELLO.
+    while t < t0 + Duration::from_secs(45) {
+        t += Duration::from_millis(500);
+        lns.handle_timeout(t);
+        out.extend(sent_control(&mut lns));
+    }
+    assert!(
+        out.iter()
+            .all(|m| m.message_type() != Some(MessageType::STOPCCN)),
+        "{out:?}"
+    );
+    let events: Vec<Event> = std::iter::from_fn(|| lns.poll_event()).collect();
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, Event::TunnelDown { tunnel: 0x1111, .. })),
+        "{events:?}"
+    );
+    // The tunnel still serves: the LAC's data on its session is taken.
+    assert!(lac_data(&mut lns, t, 0));
+}
+
 /// rfc4951-tr-refused, rfc4951-recovery-fail-clear: a recovery SCCRQ naming a tunnel the LAC
 /// does not have is refused with StopCCN (Result 2 / Error 3) and keeps no state; so is one for a
 /// tunnel whose LNS did not advertise the C bit. The recovering LNS reports the recovery failed

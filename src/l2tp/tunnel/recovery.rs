@@ -11,7 +11,8 @@
 //!   advertised the C bit gives up (RFC 2661 5.8 retransmissions exhausted), the tunnel is not
 //!   torn down but kept until the peer's Recovery Time, counted from when the control channel's
 //!   timeout started (5.1), runs out ([`Recovery::Waiting`]); only then, if not recovered, it
-//!   goes down.
+//!   goes down. A control message the peer acknowledges meanwhile ends the wait (5.1: the loss
+//!   was passing, no failover): the tunnel goes on.
 //! * The recovery: the failed endpoint, with the old tunnel back in its table (restored:
 //!   [`RestoredTunnel`], or the LNS replica), opens a recovery tunnel: SCCRQ with Tunnel
 //!   Recovery (its and the peer's Tunnel IDs of the old tunnel) and sends nothing on the old
@@ -1158,6 +1159,22 @@ impl Core {
                     _ => self.tunnel_dead(tid),
                 }
             }
+        }
+    }
+
+    /// RFC 4951 5.1, the Recovery Time: "The timer is also stopped if a control channel message
+    /// is acknowledged by the peer in the situation when there was no failover, but the loss of
+    /// the control channel message was a temporary phenomenon." Tunnel `tid`, kept waiting for
+    /// its peer's recovery ([`Recovery::Waiting`]), had a control message acknowledged by the
+    /// peer: the wait ends (its timer disarmed) and the tunnel goes on as before, its channel
+    /// retransmitting what is still unacknowledged.
+    pub(super) fn wait_ended(&mut self, tid: u16) {
+        let Some(t) = self.tunnels.get_mut(&tid) else {
+            return;
+        };
+        if t.recovery.as_deref().is_some_and(Recovery::waits) {
+            t.recovery = None;
+            self.timers.disarm(&Timer::Recovery(tid));
         }
     }
 
