@@ -1108,6 +1108,58 @@ fn rfc4951_recovery_new_id() {
     }
 }
 
+/// rfc4951-no-new-session: no session is set up on a tunnel in a recovery. RFC 4951 3.2.2: "An
+/// endpoint MUST prevent the establishment of new sessions until it has cleared (or marked for
+/// clearance) the sessions that were not in an established state, i.e., until after Step I,
+/// Section 3.3 is complete"; 3.2.1: "An endpoint SHOULD NOT send any message other than the
+/// following on the recovery tunnel: SCCRQ, SCCRP, SCCCN, StopCCN, HELLO, ZLB". An LNS asked for
+/// an outgoing call (OCRQ) on the old tunnel while the LAC recovers it, or on the recovery
+/// tunnel, refuses (`CommandError::NoTunnel`) and sends nothing; at the recovering end too; once
+/// the recovery is over the call is placed.
+#[test]
+fn rfc4951_no_new_session() {
+    use telcp::l2tp::CommandError;
+    let now = Instant::now();
+    // The remote endpoint: the LAC's recovery SCCRQ answered, its SCCCN awaited.
+    let mut lns = established_lns(now);
+    from_lac(&mut lns, now, lac_recovery_sccrq(), 0, 0);
+    let via = sent_control(&mut lns)
+        .into_iter()
+        .find(|m| m.message_type() == Some(MessageType::SCCRP))
+        .and_then(|m| m.assigned_tunnel_id())
+        .expect("SCCRP");
+    for tunnel in [0x1111, via] {
+        assert_eq!(
+            lns.place_call(now, tunnel, b"5551234").map(|_| ()),
+            Err(CommandError::NoTunnel),
+            "tunnel {tunnel:#x}"
+        );
+    }
+    assert!(
+        sent_control(&mut lns)
+            .iter()
+            .all(|m| m.message_type() != Some(MessageType::OCRQ))
+    );
+    // The recovery completes (SCCCN): the old tunnel takes commands again (this restored one
+    // knows no Bearer or Framing Capabilities of the LAC: `NoCapability`, not `NoTunnel`).
+    from_lac(&mut lns, now, ControlMessage::scccn(via), 1, 1);
+    let _ = sent_control(&mut lns);
+    assert_eq!(
+        lns.place_call(now, 0x1111, b"5551234").map(|_| ()),
+        Err(CommandError::NoCapability)
+    );
+
+    // The recovering endpoint: its old tunnel and recovery tunnel, before the SCCRP.
+    let (mut lns, via) = recovering_backup(now, UnsureSessions::All);
+    for tunnel in [0x1111, via] {
+        assert_eq!(
+            lns.place_call(now, tunnel, b"5551234").map(|_| ()),
+            Err(CommandError::NoTunnel),
+            "tunnel {tunnel:#x}"
+        );
+    }
+}
+
 /// rfc4951-recovery-secret: a LAC whose tunnel was authenticated with its own password (from its
 /// tunnel plan, no secret in its configuration) authenticates the recovery tunnel with that same
 /// password: it answers the recovering LNS's Challenge with it and challenges the LNS in its
