@@ -521,6 +521,69 @@ fn rfc4951_wait_recovery_time() {
     );
 }
 
+/// rfc4951-wait-ack: the LNS (remote endpoint) answers the LAC's FSQ with an FSR the LAC does
+/// not acknowledge: its control channel gives up and, the LAC having advertised the C bit with
+/// a Recovery Time of 30 s, it keeps the tunnel waiting. The LAC then acknowledges the FSR (a
+/// HELLO, Nr 1): the loss was passing, there is no failover, and the wait ends: the tunnel is
+/// still up when the 30 s are long over, no StopCCN, no TunnelDown. RFC 4951 5.1: "The timer is
+/// also stopped if a control channel message is acknowledged by the peer in the situation when
+/// there was no failover, but the loss of the control channel message was a temporary
+/// phenomenon."
+#[test]
+fn rfc4951_wait_ack() {
+    use telcp::l2tp::wire::avp::FailoverSessionState;
+    let t0 = Instant::now();
+    let (mut lns, _) = plain_lns(t0, None, |c| {
+        c.max_retries = 2;
+        c.restore[0].peer_failover.recovery_time_ms = 30_000;
+    });
+    let q = FailoverSessionState {
+        session_id: 0x0b0b,
+        remote_session_id: 0x0a0a,
+    };
+    from_lac(&mut lns, t0, ControlMessage::fsq(0x1111, &[q]), 0, 0);
+    let fsr = sent_control(&mut lns);
+    assert!(
+        fsr.iter()
+            .any(|m| m.message_type() == Some(MessageType::FSR)),
+        "{fsr:?}"
+    );
+    // The FSR goes unacknowledged until the channel gives up (retransmitted twice).
+    let mut t = t0;
+    while lns.stats().recovery_waits == 0 {
+        t += Duration::from_millis(250);
+        assert!(
+            t < t0 + Duration::from_secs(20),
+            "the channel never gave up"
+        );
+        lns.handle_timeout(t);
+        let _ = sent_control(&mut lns);
+    }
+    // The LAC is back: its HELLO acknowledges the FSR.
+    from_lac(&mut lns, t, ControlMessage::hello(0x1111), 1, 1);
+    let mut out = sent_control(&mut lns);
+    // Well past the Recovery Time (30 s from when the FSR's timeout started), before any HELLO.
+    while t < t0 + Duration::from_secs(45) {
+        t += Duration::from_millis(500);
+        lns.handle_timeout(t);
+        out.extend(sent_control(&mut lns));
+    }
+    assert!(
+        out.iter()
+            .all(|m| m.message_type() != Some(MessageType::STOPCCN)),
+        "{out:?}"
+    );
+    let events: Vec<Event> = std::iter::from_fn(|| lns.poll_event()).collect();
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, Event::TunnelDown { tunnel: 0x1111, .. })),
+        "{events:?}"
+    );
+    // The tunnel still serves: the LAC's data on its session is taken.
+    assert!(lac_data(&mut lns, t, 0));
+}
+
 /// rfc4951-tr-refused, rfc4951-recovery-fail-clear: a recovery SCCRQ naming a tunnel the LAC
 /// does not have is refused with StopCCN (Result 2 / Error 3) and keeps no state; so is one for a
 /// tunnel whose LNS did not advertise the C bit. The recovering LNS reports the recovery failed
@@ -990,6 +1053,113 @@ fn rfc4951_scs_absent() {
     });
 }
 
+/// rfc4951-recovery-new-id: a failed endpoint restoring two old tunnels and recovering both
+/// gives neither recovery tunnel the Tunnel ID of an old tunnel. RFC 4951 3.2.1: "An endpoint
+/// MUST NOT use any old Tunnel ID for the recovery tunnel. The old tunnels MUST be valid until
+/// the recovery process concludes." The second old tunnel gets the very Tunnel ID the first
+/// one's recovery tunnel draws when recovered alone (same seed): the recovery tunnel must take
+/// another, and the second old tunnel is restored and recovered too.
+#[test]
+fn rfc4951_recovery_new_id() {
+    let now = Instant::now();
+    let plain = |c: &mut LnsConfig| {
+        c.common.secret = None;
+        c.common.challenge = false;
+        c.common.hide_avps = false;
+    };
+    // Alone: the Tunnel ID the recovery tunnel of 0x1111 draws.
+    let mut alone = holding_cfg(22, true, Some(UnsureSessions::All));
+    plain(&mut alone);
+    let mut lns = Lns::new(alone.clone(), now).unwrap();
+    let drawn = sent_control(&mut lns)
+        .iter()
+        .find(|m| m.tunnel_recovery().is_some())
+        .and_then(|m| m.assigned_tunnel_id())
+        .expect("recovery SCCRQ");
+    assert_ne!(drawn, 0x1111);
+    // With a second old tunnel holding that id (the LAC's 0x3333 for it).
+    let mut two = alone;
+    let mut second = two.common.restore[0].clone();
+    (second.local_id, second.peer_id) = (drawn, 0x3333);
+    second.sessions = vec![(0x0c0c, 0x0d0d)];
+    two.common.restore.push(second);
+    let mut lns = Lns::new(two, now).unwrap();
+    let sccrqs: Vec<ControlMessage<'static>> = sent_control(&mut lns)
+        .into_iter()
+        .filter(|m| m.tunnel_recovery().is_some())
+        .collect();
+    let mut recovered: Vec<u16> = sccrqs
+        .iter()
+        .map(|m| m.tunnel_recovery().unwrap().tunnel_id)
+        .collect();
+    recovered.sort_unstable();
+    let mut want = vec![0x1111, drawn];
+    want.sort_unstable();
+    assert_eq!(
+        recovered, want,
+        "one recovery SCCRQ per old tunnel: {sccrqs:?}"
+    );
+    for m in &sccrqs {
+        let id = m.assigned_tunnel_id().unwrap();
+        assert!(
+            id != 0x1111 && id != drawn,
+            "recovery tunnel {id:#x} took an old Tunnel ID"
+        );
+    }
+}
+
+/// rfc4951-no-new-session: no session is set up on a tunnel in a recovery. RFC 4951 3.2.2: "An
+/// endpoint MUST prevent the establishment of new sessions until it has cleared (or marked for
+/// clearance) the sessions that were not in an established state, i.e., until after Step I,
+/// Section 3.3 is complete"; 3.2.1: "An endpoint SHOULD NOT send any message other than the
+/// following on the recovery tunnel: SCCRQ, SCCRP, SCCCN, StopCCN, HELLO, ZLB". An LNS asked for
+/// an outgoing call (OCRQ) on the old tunnel while the LAC recovers it, or on the recovery
+/// tunnel, refuses (`CommandError::NoTunnel`) and sends nothing; at the recovering end too; once
+/// the recovery is over the call is placed.
+#[test]
+fn rfc4951_no_new_session() {
+    use telcp::l2tp::CommandError;
+    let now = Instant::now();
+    // The remote endpoint: the LAC's recovery SCCRQ answered, its SCCCN awaited.
+    let mut lns = established_lns(now);
+    from_lac(&mut lns, now, lac_recovery_sccrq(), 0, 0);
+    let via = sent_control(&mut lns)
+        .into_iter()
+        .find(|m| m.message_type() == Some(MessageType::SCCRP))
+        .and_then(|m| m.assigned_tunnel_id())
+        .expect("SCCRP");
+    for tunnel in [0x1111, via] {
+        assert_eq!(
+            lns.place_call(now, tunnel, b"5551234").map(|_| ()),
+            Err(CommandError::NoTunnel),
+            "tunnel {tunnel:#x}"
+        );
+    }
+    assert!(
+        sent_control(&mut lns)
+            .iter()
+            .all(|m| m.message_type() != Some(MessageType::OCRQ))
+    );
+    // The recovery completes (SCCCN): the old tunnel takes commands again (this restored one
+    // knows no Bearer or Framing Capabilities of the LAC: `NoCapability`, not `NoTunnel`).
+    from_lac(&mut lns, now, ControlMessage::scccn(via), 1, 1);
+    let _ = sent_control(&mut lns);
+    assert_eq!(
+        lns.place_call(now, 0x1111, b"5551234").map(|_| ()),
+        Err(CommandError::NoCapability)
+    );
+
+    // The recovering endpoint: its old tunnel and recovery tunnel, before the SCCRP.
+    let (mut lns, via) = recovering_backup(now, UnsureSessions::All);
+    for tunnel in [0x1111, via] {
+        assert_eq!(
+            lns.place_call(now, tunnel, b"5551234").map(|_| ()),
+            Err(CommandError::NoTunnel),
+            "tunnel {tunnel:#x}"
+        );
+    }
+}
+
 /// rfc4951-recovery-secret: a LAC whose tunnel was authenticated with its own password (from its
 /// tunnel plan, no secret in its configuration) authenticates the recovery tunnel with that same
 /// password: it answers the recovering LNS's Challenge with it and challenges the LNS in its
@@ -1225,6 +1395,72 @@ fn rfc4951_taken_after_reset() {
     from_lac(&mut lns, now, ControlMessage::hello(0x1111), 3, 7);
     let _ = sent_control(&mut lns);
     assert_eq!(fsq_after_scccn_ack(&mut lns, now, via), (0x2222, 7, 4));
+}
+
+/// rfc4951-recovery-teardown: the remote endpoint may tear the recovery tunnel down once its
+/// control channel is reset, that is once it took our SCCCN; its StopCCN (Result 1, general
+/// request to clear) acknowledging the SCCCN completes our recovery as the acknowledgement alone
+/// would: the old tunnel resumes with the suggested numbers (FSQ Ns 7, Nr 3) and nothing is
+/// torn down. RFC 4951 3.2.2: "the control channel on the remote endpoint is reset upon getting
+/// a valid SCCCN on the recovery tunnel ... Either endpoint can tear down the recovery tunnel
+/// after the control channel reset procedure is complete" (Appendix A: "Terminate the recovery
+/// tunnel"). A StopCCN sent before the LAC took the SCCCN (it does not acknowledge it) still
+/// ends the recovery: the old tunnel is cleared (3.2.1).
+#[test]
+fn rfc4951_recovery_teardown() {
+    use telcp::l2tp::wire::{ResultCode, ResultCodeValue};
+    let stop = |via| {
+        ControlMessage::stopccn(
+            via,
+            0x0303,
+            ResultCode::new(ResultCodeValue::STOPCCN_GENERAL_REQUEST),
+        )
+    };
+    let now = Instant::now();
+    let (mut lns, via) = recovering_backup(now, UnsureSessions::All);
+    lac_sccrp_7_3(&mut lns, now, via);
+    // The LAC took the SCCCN (Ns 1 of ours): its StopCCN, Ns 1, Nr 2.
+    from_lac(&mut lns, now, stop(via), 1, 2);
+    let out = sent_control(&mut lns);
+    let fsq = out
+        .iter()
+        .find(|m| m.message_type() == Some(MessageType::FSQ))
+        .unwrap_or_else(|| panic!("FSQ on the recovered tunnel: {out:?}"));
+    assert_eq!(
+        (fsq.header.tunnel_id, fsq.header.ns, fsq.header.nr),
+        (0x2222, 7, 3)
+    );
+    assert!(
+        out.iter()
+            .all(|m| m.message_type() != Some(MessageType::STOPCCN)),
+        "{out:?}"
+    );
+    let events: Vec<Event> = std::iter::from_fn(|| lns.poll_event()).collect();
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::TunnelRecovered { tunnel: 0x1111, .. })),
+        "{events:?}"
+    );
+    assert!(
+        !events.iter().any(|e| matches!(
+            e,
+            Event::TunnelRecoveryFailed { .. } | Event::TunnelDown { .. }
+        )),
+        "{events:?}"
+    );
+
+    // The LAC stopped the recovery tunnel before it took the SCCCN (Nr 1): the recovery fails.
+    let (mut lns, via) = recovering_backup(now, UnsureSessions::All);
+    lac_sccrp_7_3(&mut lns, now, via);
+    from_lac(&mut lns, now, stop(via), 1, 1);
+    let events: Vec<Event> = std::iter::from_fn(|| lns.poll_event()).collect();
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::TunnelRecoveryFailed { tunnel: 0x1111, .. })),
+        "{events:?}"
+    );
 }
 
 /// An LNS without secret holding the tunnel 0x1111 (the LAC's 0x2222, which advertised the C

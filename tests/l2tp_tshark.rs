@@ -239,7 +239,8 @@ fn tshark_dissects_a_simulated_redirect_run() {
 
 /// RFC 4951 and RFC 3145 through tshark: every AVP we emit is the type tshark names (76 Failover
 /// Capability, 77 Tunnel Recovery, 78 Suggested Control Sequence, 79 Failover Session State, 46
-/// PPP Disconnect Cause Code), with the length (12 for the RFC 4951 AVPs) and M bit it reads; FSQ
+/// PPP Disconnect Cause Code), with the length (RFC 4951 5.1 to 5.4: 12 for 76 and 78, 16 for the
+/// L2TPv2 forms of 77 and 79) and M bit it reads; FSQ
 /// and FSR dissect as message types 21 and 22; tshark decodes every field of the RFC 3145 AVP to
 /// the values we meant (it does not decode the RFC 4951 values: `tests/l2tp_wire_failover.rs`
 /// checks those against a second encoding).
@@ -313,18 +314,18 @@ fn tshark_dissects_rfc4951_and_rfc3145() {
     );
     let lines: Vec<Vec<&str>> = text.lines().map(|l| l.split('|').collect()).collect();
     assert_eq!(lines.len(), msgs.len(), "{text}");
-    // SCCRQ: ... Failover Capability (76, 12 octets, M=0), Tunnel Recovery (77, 12, M=1).
+    // SCCRQ: ... Failover Capability (76, 12 octets, M=0), Tunnel Recovery (77, 16, M=1).
     assert_eq!(lines[0][0], "1");
     assert!(lines[0][1].ends_with(",76,77"), "{text}");
-    assert!(lines[0][2].ends_with(",12,12"), "{text}");
+    assert!(lines[0][2].ends_with(",12,16"), "{text}");
     assert!(lines[0][3].ends_with(",0,1"), "{text}");
     // Suggested Control Sequence M=0 (RFC 4951 5.3); FSQ and FSR: Message Type M=0 (4.1, 4.2),
     // Failover Session State M=1 (5.4).
     assert_eq!(lines[1][..4], ["2", "0,78", "8,12", "1,0"], "{text}");
-    assert_eq!(lines[2][..4], ["21", "0,79", "8,12", "0,1"], "{text}");
+    assert_eq!(lines[2][..4], ["21", "0,79", "8,16", "0,1"], "{text}");
     assert_eq!(
         lines[3][..4],
-        ["22", "0,79,79", "8,12,12", "0,1,1"],
+        ["22", "0,79,79", "8,16,16", "0,1,1"],
         "{text}"
     );
     assert_eq!(lines[4][0], "14");

@@ -38,9 +38,10 @@ fn emitted(m: ControlMessage<'_>) -> Vec<u8> {
 }
 
 /// RFC 4951 5.2: "This AVP MUST not be hidden (the H-bit is set to 0). The AVP is mandatory
-/// (the M-bit is set to 1)." The recovery SCCRQ carries Tunnel Recovery (Reserved 16, Recover
-/// Tunnel ID 16 | Reserved 16, Recover Remote Tunnel ID 16 for L2TPv2) and, 3.2.1, "The recovery
-/// tunnel MUST NOT include the Failover Capability AVP in its SCCRQ or SCCRP messages."
+/// (the M-bit is set to 1)." The recovery SCCRQ carries Tunnel Recovery (for L2TPv2: Reserved
+/// 16 | Reserved 16, Recover Tunnel ID 16 | Reserved 16, Recover Remote Tunnel ID 16) and,
+/// 3.2.1, "The recovery tunnel MUST NOT include the Failover Capability AVP in its SCCRQ or SCCRP
+/// messages."
 #[test]
 fn recovery_sccrq_field_by_field() {
     let b = vector("recovery_sccrq");
@@ -223,11 +224,13 @@ fn rfc3145_3_1_disconnect_cause() {
     assert_eq!(emitted(ours), b);
 }
 
-/// The length rules: the RFC 4951 AVPs are exactly 6 octets of value, RFC 3145's at least 5.
+/// The length rules: Failover Capability and Suggested Control Sequence are exactly 6 octets of
+/// value, Tunnel Recovery and Failover Session State exactly 10 (RFC 4951 5.2, 5.4: the L2TPv2
+/// figures), RFC 3145's at least 5.
 #[test]
 fn failover_and_disconnect_cause_length_rules() {
-    for (attr, good) in [(76u16, 6usize), (77, 6), (78, 6), (79, 6), (46, 5)] {
-        for len in [0usize, 4, 5, 6, 7] {
+    for (attr, good) in [(76u16, 6usize), (77, 10), (78, 6), (79, 10), (46, 5)] {
+        for len in [0usize, 4, 5, 6, 7, 8, 10, 12] {
             let value = vec![0u8; len];
             let r = V::parse(0, AvpType(attr), &value, 20, 32473);
             let ok = if attr == 46 { len >= good } else { len == good };
@@ -250,6 +253,89 @@ fn failover_and_disconnect_cause_length_rules() {
             recovery_time_ms: 1
         })
     );
+}
+
+/// rfc4951-tr-fss-layout: RFC 4951 5.2 and 5.4 lay the L2TPv2 forms of the Tunnel Recovery
+/// (77) and Failover Session State (79) AVPs out in four 32-bit words:
+///
+/// ```text
+/// |M|H| rsvd  |      Length       |                0              |
+/// |         Attribute Type 77     |           Reserved            |
+/// |         Reserved              |     Recover Tunnel ID         |
+/// |         Reserved              |   Recover Remote Tunnel ID    |
+/// ```
+///
+/// (79 alike, with Session ID and Remote Session ID): Length 16, 10 octets of value, each
+/// 16-bit id in the low half of a 32-bit word whose high half is reserved (the L2TPv3 form's
+/// 32-bit ids). The octets below are that figure's; our parser reads them field by field, our
+/// builder emits them, reserved fields set on receipt are ignored, and the 6-octet form (a
+/// reserved word followed by the two ids) is refused as a bad length.
+#[test]
+fn rfc4951_tr_fss_layout() {
+    // Tunnel Recovery, M=1 H=0, Length 16: Recover Tunnel ID 0x1234, Recover Remote 0x5678.
+    let tr: [u8; 16] = [
+        0x80, 0x10, 0x00, 0x00, 0x00, 0x4d, 0x00,
+        0x00, // flags/length, vendor 0, type 77, rsvd
+        0x00, 0x00, 0x12, 0x34, // reserved, Recover Tunnel ID
+        0x00, 0x00, 0x56, 0x78, // reserved, Recover Remote Tunnel ID
+    ];
+    // Failover Session State, M=1 H=0, Length 16: Session ID 0x0a0b, Remote Session ID 0x0c0d.
+    let fss: [u8; 16] = [
+        0x80, 0x10, 0x00, 0x00, 0x00, 0x4f, 0x00, 0x00, //
+        0x00, 0x00, 0x0a, 0x0b, //
+        0x00, 0x00, 0x0c, 0x0d,
+    ];
+    let want_tr = TunnelRecovery {
+        tunnel_id: 0x1234,
+        remote_tunnel_id: 0x5678,
+    };
+    let want_fss = FailoverSessionState {
+        session_id: 0x0a0b,
+        remote_session_id: 0x0c0d,
+    };
+    assert_eq!(
+        V::parse(0, AvpType::TUNNEL_RECOVERY, &tr[6..], 0, 32473),
+        Ok(V::TunnelRecovery(want_tr))
+    );
+    assert_eq!(
+        V::parse(0, AvpType::FAILOVER_SESSION_STATE, &fss[6..], 0, 32473),
+        Ok(V::FailoverSessionState(want_fss))
+    );
+    for (v, octets) in [
+        (V::TunnelRecovery(want_tr), &tr),
+        (V::FailoverSessionState(want_fss), &fss),
+    ] {
+        assert_eq!(v.value_len(), 10);
+        let mut out = Vec::new();
+        Avp::mandatory(v).emit(&mut out);
+        assert_eq!(out, octets.to_vec());
+    }
+    // In a whole message: an FSQ naming the session, as a peer following the figure sends it.
+    let mut fsq = vec![0xc8, 0x02, 0, 0, 0x00, 0x07, 0, 0, 0, 0, 0, 0];
+    fsq.extend_from_slice(&[0x00, 0x08, 0, 0, 0, 0, 0x00, 21]);
+    fsq.extend_from_slice(&fss);
+    let len = fsq.len() as u16;
+    fsq[2..4].copy_from_slice(&len.to_be_bytes());
+    let c = control(&fsq);
+    assert_eq!(c.failover_session_states().collect::<Vec<_>>(), [want_fss]);
+    assert_eq!(emitted(ControlMessage::fsq(7, &[want_fss])), fsq);
+    // Reserved halves set by the sender are ignored (sent as 0 by us, above).
+    let mut noisy = tr;
+    for i in [6, 7, 8, 9, 12, 13] {
+        noisy[i] = 0xff;
+    }
+    assert_eq!(
+        V::parse(0, AvpType::TUNNEL_RECOVERY, &noisy[6..], 0, 32473),
+        Ok(V::TunnelRecovery(want_tr))
+    );
+    // The 6-octet reading (reserved 16, id, id) is not the RFC's: a bad length.
+    for attr in [AvpType::TUNNEL_RECOVERY, AvpType::FAILOVER_SESSION_STATE] {
+        let r = V::parse(0, attr, &[0, 0, 0x12, 0x34, 0x56, 0x78], 0, 32473);
+        assert!(
+            matches!(r, Err(WireError::BadAvpLength { avp, .. }) if avp == attr),
+            "{attr:?}: {r:?}"
+        );
+    }
 }
 
 /// rfc4951-msg-fsq-fsr: FSQ (21) and FSR (22) require a Failover Session State; with the length

@@ -495,7 +495,10 @@ impl Lns {
     /// The OCRQ's Bearer Type and Framing Type are among the LAC's advertised Bearer and Framing
     /// Capabilities (RFC 2661 4.4.3, 4.4.4), digital and synchronous preferred;
     /// [`CommandError::NoCapability`] when the LAC advertised none usable,
-    /// [`CommandError::NoTunnel`] when there is no such tunnel.
+    /// [`CommandError::NoTunnel`] when there is no such tunnel, it is not established, or it is
+    /// in an RFC 4951 recovery (an old tunnel being recovered or kept for its peer's recovery, or
+    /// a recovery tunnel: 3.2.2, "An endpoint MUST prevent the establishment of new sessions
+    /// until ... Step I, Section 3.3 is complete"; 3.2.1, a recovery tunnel carries no call).
     pub fn place_call(
         &mut self,
         now: Instant,
@@ -507,7 +510,12 @@ impl Lns {
         // provide. A digital bearer and synchronous framing are asked for when the LAC offers
         // them, else the other type it offers; a LAC that sent no Bearer Capabilities is asked
         // for a digital bearer.
-        let (bearer, framing) = match self.core.tunnels.get(&tunnel) {
+        let (bearer, framing) = match self
+            .core
+            .tunnels
+            .get(&tunnel)
+            .filter(|t| t.state == TunnelState::Established && t.recovery.is_none())
+        {
             Some(t) => (
                 match t.peer_bearer_capabilities {
                     Some(caps) => type_within(caps, 1).ok_or(CommandError::NoCapability)?,

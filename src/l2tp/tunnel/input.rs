@@ -150,11 +150,17 @@ impl Core {
         // The Ns the peer sends next, as this datagram shows it (a ZLB carries it; a message is
         // the one before it).
         let peer_next = c.header.ns.wrapping_add(u16::from(!c.is_zlb()));
+        // A tunnel kept for its peer's recovery (RFC 4951 5.1): what it had in flight.
+        let waiting = t
+            .recovery
+            .as_deref()
+            .and_then(|r| r.waits().then(|| t.channel.in_flight()));
         // A buffer kept across datagrams (taken: a message may lead to another delivery).
         let mut delivered = std::mem::take(&mut self.delivered);
         t.channel
             .receive_in(now, c, &mut delivered, &mut self.arena);
         let nr_moved = t.channel.take_nr_moved();
+        let acked_while_waiting = waiting.is_some_and(|before| t.channel.in_flight() < before);
         if !self.dirty.contains(&tid) {
             self.dirty.push(tid);
         }
@@ -170,6 +176,9 @@ impl Core {
         self.delivered = delivered;
         if nr_moved {
             self.ack_by_hello(now, tid);
+        }
+        if acked_while_waiting {
+            self.wait_ended(tid);
         }
         self.flush(now, tid);
         self.recovery_progress(now, tid, peer_next);

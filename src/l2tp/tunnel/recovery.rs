@@ -11,7 +11,8 @@
 //!   advertised the C bit gives up (RFC 2661 5.8 retransmissions exhausted), the tunnel is not
 //!   torn down but kept until the peer's Recovery Time, counted from when the control channel's
 //!   timeout started (5.1), runs out ([`Recovery::Waiting`]); only then, if not recovered, it
-//!   goes down.
+//!   goes down. A control message the peer acknowledges meanwhile ends the wait (5.1: the loss
+//!   was passing, no failover): the tunnel goes on.
 //! * The recovery: the failed endpoint, with the old tunnel back in its table (restored:
 //!   [`RestoredTunnel`], or the LNS replica), opens a recovery tunnel: SCCRQ with Tunnel
 //!   Recovery (its and the peer's Tunnel IDs of the old tunnel) and sends nothing on the old
@@ -25,7 +26,10 @@
 //!   The failed endpoint sets the old channel's Ns/Nr to the suggestion (0 and 0 without one,
 //!   3.2.2) and answers SCCCN; once the SCCCN is acknowledged the recovery tunnel is dropped silently (kept for the
 //!   hold period only to acknowledge retransmissions; no StopCCN, no tunnel events) and the old
-//!   tunnel resumes. The non-failed endpoint resumes it on the SCCCN (its Challenge Response
+//!   tunnel resumes. The peer may tear the recovery tunnel down itself once it took the SCCCN
+//!   (3.2.2: "Either endpoint can tear down the recovery tunnel after the control channel reset
+//!   procedure is complete"): a StopCCN Result 1 acknowledging the SCCCN completes the recovery
+//!   too; any other StopCCN on the recovery tunnel ends it (Result 3: tried again, below). The non-failed endpoint resumes it on the SCCCN (its Challenge Response
 //!   checked when a challenge is configured): from then on the old tunnel's peer is the address
 //!   the recovery came from. Until its reset (SCCRP at the failed endpoint, SCCCN at the other),
 //!   what arrives on the old tunnel is discarded silently (3.2.1); from then on it is taken.
@@ -94,7 +98,7 @@ use std::net::SocketAddr;
 use std::num::NonZeroU16;
 use std::time::{Duration, Instant};
 
-/// At most this many Failover Session State AVPs in one FSQ (12 octets each).
+/// At most this many Failover Session State AVPs in one FSQ (16 octets each).
 pub const MAX_FSQ_SESSIONS: usize = 256;
 
 /// At most this many recovery tunnels for one recovery: the failed endpoint tries again when a
@@ -154,15 +158,22 @@ impl Core {
     }
 
     /// The tunnels of [`Config::restore`] enter the table, established, with fresh control
-    /// channels; those marked start their recovery.
+    /// channels; those marked start their recovery once every one is in the table. RFC 4951
+    /// 3.2.1: "An endpoint MUST NOT use any old Tunnel ID for the recovery tunnel": a recovery
+    /// tunnel opened before the next old tunnel was restored could draw that tunnel's id (and
+    /// the old tunnel could then not be restored).
     pub(super) fn restore(&mut self, now: Instant) {
+        let mut recover = Vec::new();
         for r in std::mem::take(&mut self.cfg.restore) {
             if !self.restore_tunnel(now, &r) {
                 continue;
             }
-            if let Some(unsure) = r.recover.clone() {
-                let _ = self.start_recovery(now, r.local_id, unsure);
+            if let Some(unsure) = r.recover {
+                recover.push((r.local_id, unsure));
             }
+        }
+        for (tid, unsure) in recover {
+            let _ = self.start_recovery(now, tid, unsure);
         }
     }
 
@@ -523,7 +534,7 @@ impl Core {
         via: u16,
         m: ControlMessage<'static>,
     ) {
-        let Some(Some(Recovery::RecoveryTunnel { old, .. })) = self
+        let Some(Some(Recovery::RecoveryTunnel { old, scccn_sent })) = self
             .tunnels
             .get(&via)
             .map(|t| t.recovery.as_deref().cloned())
@@ -534,15 +545,25 @@ impl Core {
             Some(MessageType::SCCRP) => self.on_recovery_sccrp(now, via, old, &m),
             Some(MessageType::SCCCN) => self.on_recovery_scccn(now, via, old, &m),
             Some(MessageType::STOPCCN) => {
+                let mut scccn_taken = false;
                 if let Some(t) = self.tunnels.get_mut(&via) {
                     if t.peer_id.is_none() {
                         t.learn_peer_id(m.assigned_tunnel_id().unwrap_or(0));
                     }
+                    // Its Nr acknowledges our SCCCN (the only message we send there).
+                    scccn_taken = scccn_sent && t.channel.is_idle();
+                }
+                let result = m.result_code().map(|r| r.result);
+                if scccn_taken && result == Some(ResultCodeValue::STOPCCN_GENERAL_REQUEST) {
+                    // RFC 4951 3.2.2: the remote endpoint's control channel is reset on our
+                    // valid SCCCN, and "Either endpoint can tear down the recovery tunnel after
+                    // the control channel reset procedure is complete": a plain teardown
+                    // (Result 1) that took our SCCCN completes the recovery.
+                    self.complete_recovery(now, via, old);
+                    return;
                 }
                 self.hold_silently(now, via);
-                let superseded = m
-                    .result_code()
-                    .is_some_and(|r| r.result == ResultCodeValue::STOPCCN_ALREADY_EXISTS);
+                let superseded = result == Some(ResultCodeValue::STOPCCN_ALREADY_EXISTS);
                 if !(superseded && self.retry_recovery(now, old)) {
                     self.recovery_failed(old);
                 }
@@ -875,7 +896,14 @@ impl Core {
         if !t.channel.is_idle() || super::super::channel::seq_lt(t.channel.seq().1, peer_next) {
             return;
         }
-        self.hold_silently(now, tid);
+        self.complete_recovery(now, tid, old);
+    }
+
+    /// The failed endpoint's recovery of `old` through recovery tunnel `via` is complete (its
+    /// SCCCN taken by the peer): the recovery tunnel goes silently, the old tunnel resumes, and
+    /// FSQ asks about the unsure sessions.
+    fn complete_recovery(&mut self, now: Instant, via: u16, old: u16) {
+        self.hold_silently(now, via);
         let query = match self
             .tunnels
             .get(&old)
@@ -1131,6 +1159,22 @@ impl Core {
                     _ => self.tunnel_dead(tid),
                 }
             }
+        }
+    }
+
+    /// RFC 4951 5.1, the Recovery Time: "The timer is also stopped if a control channel message
+    /// is acknowledged by the peer in the situation when there was no failover, but the loss of
+    /// the control channel message was a temporary phenomenon." Tunnel `tid`, kept waiting for
+    /// its peer's recovery ([`Recovery::Waiting`]), had a control message acknowledged by the
+    /// peer: the wait ends (its timer disarmed) and the tunnel goes on as before, its channel
+    /// retransmitting what is still unacknowledged.
+    pub(super) fn wait_ended(&mut self, tid: u16) {
+        let Some(t) = self.tunnels.get_mut(&tid) else {
+            return;
+        };
+        if t.recovery.as_deref().is_some_and(Recovery::waits) {
+            t.recovery = None;
+            self.timers.disarm(&Timer::Recovery(tid));
         }
     }
 

@@ -29,9 +29,11 @@ def failover_capability(c, d, ms):
     return avp(76, struct.pack('!HI', (1 if c else 0) | (2 if d else 0), ms), m=False)
 
 
-# 77 Tunnel Recovery: reserved 16, Recovery Tunnel ID, Recovery Remote Tunnel ID.
+# 77 Tunnel Recovery (RFC 4951 5.2, the L2TPv2 figure; M=1): reserved 16, then two 32-bit
+# words, each a reserved 16 and a 16-bit id: Recover Tunnel ID, Recover Remote Tunnel ID.
+# 10 octets of value (the L2TPv3 form's size: its ids are 32 bits).
 def tunnel_recovery(tid, remote):
-    return avp(77, struct.pack('!HHH', 0, tid, remote))
+    return avp(77, struct.pack('!HHHHH', 0, 0, tid, 0, remote))
 
 
 # 78 Suggested Control Sequence (RFC 4951 5.3): reserved 16, Suggested Ns, Suggested Nr. M=0.
@@ -39,9 +41,10 @@ def suggested(ns, nr):
     return avp(78, struct.pack('!HHH', 0, ns, nr), m=False)
 
 
-# 79 Failover Session State (RFC 4951 5.4, M=1): reserved 16, Session ID, Remote Session ID.
+# 79 Failover Session State (RFC 4951 5.4, the L2TPv2 figure; M=1): reserved 16, then two
+# 32-bit words, each a reserved 16 and a 16-bit id: Session ID, Remote Session ID. 10 octets.
 def fss(sid, remote):
-    return avp(79, struct.pack('!HHH', 0, sid, remote))
+    return avp(79, struct.pack('!HHHHH', 0, 0, sid, 0, remote))
 
 
 # 46 PPP Disconnect Cause Code (RFC 3145): code 16, protocol 16, direction 8, message.

@@ -150,6 +150,12 @@ impl Recovery {
         matches!(self, Recovery::RecoveryTunnel { .. })
     }
 
+    /// Is this the non-failed endpoint's tunnel kept waiting for its peer's recovery
+    /// ([`Recovery::Waiting`])?
+    pub fn waits(&self) -> bool {
+        matches!(self, Recovery::Waiting { .. })
+    }
+
     /// Is this the failed endpoint's old tunnel, held until resumed?
     pub fn holds_old_tunnel(&self) -> bool {
         matches!(self, Recovery::Recovering { .. })

@@ -5,13 +5,16 @@
 //! 46 PPP Disconnect Cause Code (RFC 3145):  Disconnect Code (2) | Control Protocol Number (2)
 //!                                            | Direction (1) | Message (0 or more octets)
 //! 76 Failover Capability (RFC 4951 5.1):     Reserved (14 bits) D C (2 bits) | Recovery Time (4, ms)
-//! 77 Tunnel Recovery (RFC 4951):             Reserved (2) | Recovery Tunnel ID (2)
-//!                                            | Recovery Remote Tunnel ID (2)
-//! 78 Suggested Control Sequence (RFC 4951):  Reserved (2) | Suggested Ns (2) | Suggested Nr (2)
-//! 79 Failover Session State (RFC 4951):      Reserved (2) | Session ID (2) | Remote Session ID (2)
+//! 77 Tunnel Recovery (RFC 4951 5.2):         Reserved (2) | Reserved (2) | Recover Tunnel ID (2)
+//!                                            | Reserved (2) | Recover Remote Tunnel ID (2)
+//! 78 Suggested Control Sequence (5.3):       Reserved (2) | Suggested Ns (2) | Suggested Nr (2)
+//! 79 Failover Session State (RFC 4951 5.4):  Reserved (2) | Reserved (2) | Session ID (2)
+//!                                            | Reserved (2) | Remote Session ID (2)
 //! ```
 //!
-//! Reserved bits are sent as 0 and ignored when received.
+//! 77 and 79 are the L2TPv2 forms of RFC 4951's figures: 10 octets of value (AVP Length 16),
+//! each 16-bit id in the low half of a 32-bit word whose high half is reserved (where the L2TPv3
+//! forms carry 32-bit ids). Reserved bits are sent as 0 and ignored when received.
 
 use std::borrow::Cow;
 
@@ -104,7 +107,8 @@ impl FailoverCapability {
     }
 }
 
-/// The value of a Tunnel Recovery AVP (attribute 77, RFC 4951; 6 octets), carried in the SCCRQ
+/// The value of a Tunnel Recovery AVP (attribute 77, RFC 4951 5.2; 10 octets in L2TPv2: reserved
+/// 16 bits, then each id in the low half of a 32-bit word), carried in the SCCRQ
 /// of a recovery tunnel: which old tunnel the (failed) sender wants to recover.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
 pub struct TunnelRecovery {
@@ -114,7 +118,7 @@ pub struct TunnelRecovery {
     pub remote_tunnel_id: u16,
 }
 
-/// The value of a Suggested Control Sequence AVP (attribute 78, RFC 4951; 6 octets), carried in
+/// The value of a Suggested Control Sequence AVP (attribute 78, RFC 4951 5.3; 6 octets), carried in
 /// the SCCRP answering a recovery SCCRQ: the sequence numbers the recovering endpoint resumes the
 /// old tunnel's control channel with.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
@@ -127,8 +131,9 @@ pub struct SuggestedControlSequence {
     pub nr: u16,
 }
 
-/// The value of a Failover Session State AVP (attribute 79, RFC 4951; 6 octets), one per session
-/// in FSQ and FSR.
+/// The value of a Failover Session State AVP (attribute 79, RFC 4951 5.4; 10 octets in L2TPv2:
+/// reserved 16 bits, then each id in the low half of a 32-bit word), one per session in FSQ and
+/// FSR.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
 pub struct FailoverSessionState {
     /// Session ID: the sender's Session ID of the session; in an FSR, 0 when the sender has no

@@ -433,11 +433,13 @@ pub enum AvpValue<'a> {
     PppDisconnectCauseCode(PppDisconnectCause<'a>),
     /// 76 Failover Capability (RFC 4951: flags 2 with the C and D bits, Recovery Time 4).
     FailoverCapability(FailoverCapability),
-    /// 77 Tunnel Recovery (RFC 4951: reserved 2, Recovery Tunnel ID 2, Recovery Remote Tunnel ID 2).
+    /// 77 Tunnel Recovery (RFC 4951 5.2: reserved 2; reserved 2, Recover Tunnel ID 2; reserved
+    /// 2, Recover Remote Tunnel ID 2).
     TunnelRecovery(TunnelRecovery),
     /// 78 Suggested Control Sequence (RFC 4951: reserved 2, Suggested Ns 2, Suggested Nr 2).
     SuggestedControlSequence(SuggestedControlSequence),
-    /// 79 Failover Session State (RFC 4951: reserved 2, Session ID 2, Remote Session ID 2).
+    /// 79 Failover Session State (RFC 4951 5.4: reserved 2; reserved 2, Session ID 2; reserved 2,
+    /// Remote Session ID 2).
     FailoverSessionState(FailoverSessionState),
     /// Vendor AVP 1 under the configured enterprise: the LAC can be redirected (no value).
     LoadBalanceCapable {

@@ -112,10 +112,9 @@ impl<'a> AvpValue<'a> {
             Accm { .. } => 10,
             SequencingRequired | LoadBalanceCapable { .. } => 0,
             PppDisconnectCauseCode(c) => 5 + c.message.len(),
-            FailoverCapability(_)
-            | TunnelRecovery(_)
-            | SuggestedControlSequence(_)
-            | FailoverSessionState(_) => 6,
+            FailoverCapability(_) | SuggestedControlSequence(_) => 6,
+            // RFC 4951 5.2, 5.4 (L2TPv2): each 16-bit id in the low half of a 32-bit word.
+            TunnelRecovery(_) | FailoverSessionState(_) => 10,
             RedirectTarget { addr, .. } => match addr {
                 IpAddr::V4(_) => 4,
                 IpAddr::V6(_) => 16,
@@ -194,8 +193,8 @@ impl<'a> AvpValue<'a> {
             }
             TunnelRecovery(r) => {
                 out.put_u16(0);
-                out.put_u16(r.tunnel_id);
-                out.put_u16(r.remote_tunnel_id);
+                out.put_u32(u32::from(r.tunnel_id));
+                out.put_u32(u32::from(r.remote_tunnel_id));
             }
             SuggestedControlSequence(q) => {
                 out.put_u16(0);
@@ -204,8 +203,8 @@ impl<'a> AvpValue<'a> {
             }
             FailoverSessionState(f) => {
                 out.put_u16(0);
-                out.put_u16(f.session_id);
-                out.put_u16(f.remote_session_id);
+                out.put_u32(u32::from(f.session_id));
+                out.put_u32(u32::from(f.remote_session_id));
             }
             RedirectTarget { addr, .. } => match addr {
                 IpAddr::V4(a) => out.put_slice(&a.octets()),
@@ -554,9 +553,13 @@ impl<'a> AvpValue<'a> {
                     message: own(c.rest()),
                 })
             }
-            76..=79 => {
+            76 | 78 => {
                 exact(6)?;
                 Self::parse_failover(attr, &mut c)?
+            }
+            77 | 79 => {
+                exact(10)?;
+                Self::parse_failover_ids(attr, &mut c)?
             }
             _ => Raw {
                 vendor,
@@ -567,7 +570,8 @@ impl<'a> AvpValue<'a> {
         })
     }
 
-    /// The RFC 4951 AVPs (76 to 79), their 6-octet length already checked.
+    /// RFC 4951's Failover Capability (76) and Suggested Control Sequence (78), their 6-octet
+    /// length already checked.
     fn parse_failover(attr: AvpType, c: &mut Reader<'_>) -> Result<AvpValue<'a>, WireError> {
         let first = c.u16(Field::Reserved)?;
         let a = c.u16(Field::AvpValue)?;
@@ -580,17 +584,31 @@ impl<'a> AvpValue<'a> {
                     recovery_time_ms: (u32::from(a) << 16) | u32::from(b),
                 })
             }
-            AvpType::TUNNEL_RECOVERY => AvpValue::TunnelRecovery(super::TunnelRecovery {
-                tunnel_id: a,
-                remote_tunnel_id: b,
-            }),
-            AvpType::SUGGESTED_CONTROL_SEQUENCE => {
+            _ => {
                 AvpValue::SuggestedControlSequence(super::SuggestedControlSequence { ns: a, nr: b })
             }
-            _ => AvpValue::FailoverSessionState(super::FailoverSessionState {
+        })
+    }
+
+    /// RFC 4951's Tunnel Recovery (77) and Failover Session State (79), their 10-octet length
+    /// already checked: the L2TPv2 figures of 5.2 and 5.4, a reserved 16 bits, then two 32-bit
+    /// words each holding a reserved 16 bits (ignored) and a 16-bit id.
+    fn parse_failover_ids(attr: AvpType, c: &mut Reader<'_>) -> Result<AvpValue<'a>, WireError> {
+        c.u16(Field::Reserved)?;
+        c.u16(Field::Reserved)?;
+        let a = c.u16(Field::AvpValue)?;
+        c.u16(Field::Reserved)?;
+        let b = c.u16(Field::AvpValue)?;
+        Ok(if attr == AvpType::TUNNEL_RECOVERY {
+            AvpValue::TunnelRecovery(super::TunnelRecovery {
+                tunnel_id: a,
+                remote_tunnel_id: b,
+            })
+        } else {
+            AvpValue::FailoverSessionState(super::FailoverSessionState {
                 session_id: a,
                 remote_session_id: b,
-            }),
+            })
         })
     }
 
