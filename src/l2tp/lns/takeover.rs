@@ -2329,20 +2329,33 @@ mod tests {
         let _ = ownership(&mut lns);
         lns.records_while_down(now, NodeId(2));
         let due = now + lns.cfg.health.down_after();
+        taken_over_at(&mut lns, due);
+    }
+
+    /// Node 2, whose records `lns` holds, is taken over at `due` (in `poll_timeout`), not a
+    /// millisecond before.
+    fn taken_over_at(lns: &mut Lns, due: Instant) {
         assert!(lns.poll_timeout().is_some_and(|t| t <= due));
         lns.handle_timeout(due - Duration::from_millis(1));
-        assert!(
-            ownership(&mut lns).is_empty(),
-            "not before the Down interval"
-        );
+        assert!(ownership(lns).is_empty(), "not before the Down interval");
         assert_eq!(lns.tunnel_count(), 0);
         lns.handle_timeout(due);
-        let got = ownership(&mut lns);
+        let got = ownership(lns);
         assert!(
             matches!(&got[..], [Event::TakenOver { failed: NodeId(2), tunnels, .. }] if tunnels == &[TUNNEL]),
             "{got:?}"
         );
         assert_eq!(lns.tunnel_count(), 1);
+    }
+
+    /// A fresh batch from node 2 (its tunnel's sequence numbers as held) reaches `lns` at `at`.
+    fn fresh_batch_of_node_2(lns: &mut Lns, at: Instant) {
+        let seq = [crate::replica::Entry::Item(Record::TunnelSequence {
+            tunnel: TUNNEL,
+            ns: NS,
+            nr: NR,
+        })];
+        from_node_2(lns, at, &batch_of_node_2(1, 1, 1, &seq)).unwrap();
     }
 
     /// Module docs, records from a member seen Down (false Down seed 512979): health's Down
@@ -2352,53 +2365,26 @@ mod tests {
     /// the member Down. Failed before the fix: taken over at the Down.
     #[test]
     fn a_down_soon_after_a_fresh_batch_waits_a_down_interval_from_the_batch() {
-        use crate::replica::Entry;
         let now = Instant::now();
         let mut lns = holder(now, 1);
         let _ = ownership(&mut lns);
-        let down_after = lns.cfg.health.down_after();
-        let seq = [Entry::Item(Record::TunnelSequence {
-            tunnel: TUNNEL,
-            ns: NS,
-            nr: NR,
-        })];
         let at = now + Duration::from_secs(1);
-        from_node_2(&mut lns, at, &batch_of_node_2(1, 1, 1, &seq)).unwrap();
+        fresh_batch_of_node_2(&mut lns, at);
         lns.member_down(at + Duration::from_millis(10), NodeId(2));
         assert!(ownership(&mut lns).is_empty(), "taken over at the Down");
-        assert_eq!(lns.tunnel_count(), 0);
-        let due = at + down_after;
-        assert!(lns.poll_timeout().is_some_and(|t| t <= due));
-        lns.handle_timeout(due - Duration::from_millis(1));
-        assert!(
-            ownership(&mut lns).is_empty(),
-            "not before the Down interval"
-        );
-        lns.handle_timeout(due);
-        let got = ownership(&mut lns);
-        assert!(
-            matches!(&got[..], [Event::TakenOver { failed: NodeId(2), tunnels, .. }] if tunnels == &[TUNNEL]),
-            "{got:?}"
-        );
-        assert_eq!(lns.tunnel_count(), 1);
+        let due = at + lns.cfg.health.down_after();
+        taken_over_at(&mut lns, due);
     }
 
     /// The other side of [`a_down_soon_after_a_fresh_batch_waits_a_down_interval_from_the_batch`]:
     /// a Down a Down interval or more after the member's last batch is taken over at once.
     #[test]
     fn a_down_a_down_interval_after_the_last_batch_is_taken_over_at_once() {
-        use crate::replica::Entry;
         let now = Instant::now();
         let mut lns = holder(now, 1);
         let _ = ownership(&mut lns);
-        let down_after = lns.cfg.health.down_after();
-        let seq = [Entry::Item(Record::TunnelSequence {
-            tunnel: TUNNEL,
-            ns: NS,
-            nr: NR,
-        })];
-        from_node_2(&mut lns, now, &batch_of_node_2(1, 1, 1, &seq)).unwrap();
-        lns.member_down(now + down_after, NodeId(2));
+        fresh_batch_of_node_2(&mut lns, now);
+        lns.member_down(now + lns.cfg.health.down_after(), NodeId(2));
         let got = ownership(&mut lns);
         assert!(
             matches!(&got[..], [Event::TakenOver { failed: NodeId(2), tunnels, .. }] if tunnels == &[TUNNEL]),

@@ -184,20 +184,7 @@ impl<'a> Message<'a> {
         data: &[u8],
         opts: &ParseOptions<'_>,
     ) -> Result<Message<'static>, WireError> {
-        match header::parse_header(data)? {
-            ParsedHeader::Data(header, c) => Ok(Message::Data(DataMessage {
-                header: header.into_owned(),
-                payload: Cow::Owned(c.rest().to_vec()),
-            })),
-            ParsedHeader::Control(header, c) => Ok(Message::Control(ControlMessage::parse_body(
-                header,
-                c.rest(),
-                c.offset(),
-                opts,
-                |b| Cow::Owned(b.to_vec()),
-                false,
-            )?)),
-        }
+        Self::parse_owned(data, opts, false)
     }
 
     /// [`Message::parse_owned_with`], but an AVP whose value breaks its type's length rule
@@ -208,6 +195,15 @@ impl<'a> Message<'a> {
     pub(crate) fn parse_owned_tolerant(
         data: &[u8],
         opts: &ParseOptions<'_>,
+    ) -> Result<Message<'static>, WireError> {
+        Self::parse_owned(data, opts, true)
+    }
+
+    /// [`Message::parse_owned_with`] (`tolerant`: [`Message::parse_owned_tolerant`]).
+    fn parse_owned(
+        data: &[u8],
+        opts: &ParseOptions<'_>,
+        tolerant: bool,
     ) -> Result<Message<'static>, WireError> {
         match header::parse_header(data)? {
             ParsedHeader::Data(header, c) => Ok(Message::Data(DataMessage {
@@ -220,7 +216,7 @@ impl<'a> Message<'a> {
                 c.offset(),
                 opts,
                 |b| Cow::Owned(b.to_vec()),
-                true,
+                tolerant,
             )?)),
         }
     }
