@@ -160,6 +160,15 @@ fn parser_seeds(c: &mut Corpora) {
             add(c, "l2tp_message", n, Message::Control(m).to_vec());
         }
     }
+    // RFC 4951's recovery SCCRQ and SCCRP, FSQ and FSR (the L2TPv2 forms of AVPs 77 and 79,
+    // 5.2 and 5.4), as tests/vectors/l2tp/make_rfc4951.py builds them.
+    for (n, h) in std::fs::read_to_string(root().join("tests/vectors/l2tp/rfc4951.txt"))
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+    {
+        add(c, "l2tp_message", format!("rfc4951_{n}.bin"), hex(h));
+    }
     for (n, v) in mip_vectors() {
         add(c, "mip_message", format!("{n}.bin"), v);
     }
