@@ -564,8 +564,10 @@ pub(super) struct Backups {
     claims: BTreeMap<NodeId, Claim>,
     /// The owner generation of our tunnels that were taken over (absent: 0).
     pub(super) epochs: BTreeMap<u16, u32>,
-    /// Members whose records came while health saw them Down, and when they are taken over if
-    /// still Down (module docs, records from a member seen Down; at most one per monitor peer).
+    /// Members whose records came while health saw them Down, or that health found Down less
+    /// than a Down interval after their last batch ([`Lns::member_down`]), and when they are
+    /// taken over if still Down (module docs, records from a member seen Down; at most one per
+    /// monitor peer).
     late_downs: BTreeMap<NodeId, Instant>,
     /// Tunnels we took over (at most our tunnels: pruned at each takeover of those gone).
     unsure: BTreeMap<u16, Unsure>,
