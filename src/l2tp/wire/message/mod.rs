@@ -166,14 +166,15 @@ impl<'a> Message<'a> {
                 header,
                 payload: Cow::Borrowed(c.rest()),
             })),
-            ParsedHeader::Control(header, c) => Ok(Message::Control(ControlMessage::parse_body(
-                header,
-                c.rest(),
-                c.offset(),
-                opts,
-                Cow::Borrowed,
-                false,
-            )?)),
+            ParsedHeader::Control(header, c) => {
+                Ok(Message::Control(ControlMessage::parse_body::<false>(
+                    header,
+                    c.rest(),
+                    c.offset(),
+                    opts,
+                    Cow::Borrowed,
+                )?))
+            }
         }
     }
 
@@ -184,7 +185,7 @@ impl<'a> Message<'a> {
         data: &[u8],
         opts: &ParseOptions<'_>,
     ) -> Result<Message<'static>, WireError> {
-        Self::parse_owned(data, opts, false)
+        Self::parse_owned::<false>(data, opts)
     }
 
     /// [`Message::parse_owned_with`], but an AVP whose value breaks its type's length rule
@@ -196,28 +197,28 @@ impl<'a> Message<'a> {
         data: &[u8],
         opts: &ParseOptions<'_>,
     ) -> Result<Message<'static>, WireError> {
-        Self::parse_owned(data, opts, true)
+        Self::parse_owned::<true>(data, opts)
     }
 
-    /// [`Message::parse_owned_with`] (`tolerant`: [`Message::parse_owned_tolerant`]).
-    fn parse_owned(
+    /// [`Message::parse_owned_with`] (`TOLERANT`: [`Message::parse_owned_tolerant`]).
+    fn parse_owned<const TOLERANT: bool>(
         data: &[u8],
         opts: &ParseOptions<'_>,
-        tolerant: bool,
     ) -> Result<Message<'static>, WireError> {
         match header::parse_header(data)? {
             ParsedHeader::Data(header, c) => Ok(Message::Data(DataMessage {
                 header: header.into_owned(),
                 payload: Cow::Owned(c.rest().to_vec()),
             })),
-            ParsedHeader::Control(header, c) => Ok(Message::Control(ControlMessage::parse_body(
-                header,
-                c.rest(),
-                c.offset(),
-                opts,
-                |b| Cow::Owned(b.to_vec()),
-                tolerant,
-            )?)),
+            ParsedHeader::Control(header, c) => {
+                Ok(Message::Control(ControlMessage::parse_body::<TOLERANT>(
+                    header,
+                    c.rest(),
+                    c.offset(),
+                    opts,
+                    |b| Cow::Owned(b.to_vec()),
+                )?))
+            }
         }
     }
 
@@ -246,8 +247,13 @@ impl<'a> Message<'a> {
                 let mut avps = std::mem::take(spare);
                 avps.clear();
                 let own = |b: &[u8]| Cow::Owned(b.to_vec());
-                match ControlMessage::parse_avps(&mut avps, c.rest(), c.offset(), opts, own, false)
-                {
+                match ControlMessage::parse_avps::<false>(
+                    &mut avps,
+                    c.rest(),
+                    c.offset(),
+                    opts,
+                    own,
+                ) {
                     Ok(()) => Ok(Message::Control(ControlMessage { header, avps })),
                     Err(e) => {
                         avps.clear();
@@ -354,30 +360,29 @@ impl<'a> DataMessage<'a> {
 impl<'a> ControlMessage<'a> {
     /// The AVPs after a control header; octets taken by `own` (borrowed or copied:
     /// [`AvpValue::parse_as`]).
-    fn parse_body<'v>(
+    fn parse_body<'v, const TOLERANT: bool>(
         header: ControlHeader,
         data: &'v [u8],
         first_offset: usize,
         opts: &ParseOptions<'_>,
         own: fn(&'v [u8]) -> Cow<'a, [u8]>,
-        tolerant: bool,
     ) -> Result<Self, WireError> {
         // Most AVPs are 8 to 10 octets: one allocation for the typical message.
         let mut avps = Vec::with_capacity((data.len() / 8).min(64));
-        Self::parse_avps(&mut avps, data, first_offset, opts, own, tolerant)?;
+        Self::parse_avps::<TOLERANT>(&mut avps, data, first_offset, opts, own)?;
         Ok(ControlMessage { header, avps })
     }
 
     /// The AVPs after a control header, appended to `avps` (empty); octets taken by `own`
-    /// (borrowed or copied: [`AvpValue::parse_as`]). `tolerant`: an AVP whose value breaks its
-    /// type's length rule is kept raw rather than an error ([`Message::parse_owned_tolerant`]).
-    fn parse_avps<'v>(
+    /// (borrowed or copied: [`AvpValue::parse_as`]). `TOLERANT`: an AVP whose value breaks its
+    /// type's length rule is kept raw rather than an error ([`Message::parse_owned_tolerant`]);
+    /// a parameter of the type so that the strict parse, the common one, carries no test of it.
+    fn parse_avps<'v, const TOLERANT: bool>(
         avps: &mut Vec<Avp<'a>>,
         data: &'v [u8],
         first_offset: usize,
         opts: &ParseOptions<'_>,
         own: fn(&'v [u8]) -> Cow<'a, [u8]>,
-        tolerant: bool,
     ) -> Result<(), WireError> {
         // Room for them at once (nothing to do when `avps` has it already).
         avps.reserve((data.len() / 8).min(64));
@@ -422,7 +427,7 @@ impl<'a> ControlMessage<'a> {
                                 reserved: 0,
                                 data: own(raw.value),
                             },
-                            Err(WireError::BadAvpLength { .. }) if tolerant => AvpValue::Raw {
+                            Err(WireError::BadAvpLength { .. }) if TOLERANT => AvpValue::Raw {
                                 vendor: raw.vendor,
                                 attr: raw.attr,
                                 reserved: 0,
@@ -454,7 +459,7 @@ impl<'a> ControlMessage<'a> {
                     Ok(v) => v,
                     // A value that breaks its type's length rule, the AVP itself well framed:
                     // kept raw, an AVP this crate cannot interpret (module docs).
-                    Err(WireError::BadAvpLength { .. }) if tolerant => AvpValue::Raw {
+                    Err(WireError::BadAvpLength { .. }) if TOLERANT => AvpValue::Raw {
                         vendor: raw.vendor,
                         attr: raw.attr,
                         reserved: 0,
