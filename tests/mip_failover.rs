@@ -568,6 +568,24 @@ fn authoritative_bulk_sync_sweep() {
     for_each_seed(seed_range(seeds(300)), authoritative_bulk_sync);
 }
 
+/// `TELCP_SEEDS=N [TELCP_FIRST=k] cargo test --release --all-features --test mip_failover
+/// crash_scenarios_sweep -- --ignored --nocapture`: the box-failure scenarios over `N` seeds
+/// (default 300) from `k` (default 0), every failed seed named: a serving HA crashes under loss
+/// ([`failover`], the victim HA 2, 3 or 4 by seed), a crash during a partition
+/// ([`split_and_crash`]), two coordinators choosing different owners ([`divergent_takeover`])
+/// and a failed HA restarting empty under loss ([`restart_empty`]).
+#[test]
+#[ignore = "seed sweep, run by hand"]
+fn crash_scenarios_sweep() {
+    use common::{for_each_seed, seed_range, seeds};
+    for_each_seed(seed_range(seeds(300)), |seed| {
+        failover(seed, 2 + (seed % 3) as u32);
+        split_and_crash(seed);
+        divergent_takeover(seed);
+        restart_empty(seed);
+    });
+}
+
 fn authoritative_bulk_sync(seed: u64) {
     let mut w = World::with(3, seed, LinkConfig::lossy(0.05, 0.02, 0.02), |i| {
         let mut c = ha_config(i, 3, ForwardMode::Layer2);
