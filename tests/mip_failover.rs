@@ -37,9 +37,11 @@ fn failover(seed: u64, victim: u32) {
     let mut w = World::new(4, mode, seed, LinkConfig::lossy(0.05, 0.0, 0.02));
     let mut clients = Vec::new();
     for k in 1..=24 {
-        let cfg = w.client_cfg(k, false, mn_addr(k));
+        let mut cfg = w.client_cfg(k, false, mn_addr(k));
+        // Four lossy hops an attempt: the default retries ran out on a loss tail (seed 3968).
+        cfg.max_retransmits = LOSSY_RETRANSMITS;
         let id = w.add_mn(cfg);
-        registered(&w.register(id));
+        registered_or_account(&mut w, k, id);
         clients.push((k, id));
     }
     w.run_for(Duration::from_secs(3));
@@ -54,6 +56,12 @@ fn failover(seed: u64, victim: u32) {
     let total_before = (1..=24)
         .filter(|k| w.ha(1).binding(home(*k), None).is_some())
         .count();
+    // The events from before the crash left out: under loss a member may have seen the victim
+    // Down for a moment while the mobile nodes registered, and taken over what it then held
+    // of the victim's (seed 7041: a `TakenOver` of 0 bindings, the victim Up again after).
+    for i in 1..=4 {
+        let _ = w.events(i);
+    }
     w.sim.crash(w.ha[victim as usize - 1]);
     w.run_for(Duration::from_secs(10));
     // One owner, chosen among the backups; every table agrees; nothing is lost.
@@ -72,17 +80,36 @@ fn failover(seed: u64, victim: u32) {
             .count();
         assert_eq!(count, total_before, "HA {i} binding count");
     }
-    let moved = w
+    // The owner said it took the victim's bindings over, and its tunnels (the data plane the
+    // caller installs from its events) reach every one of them. Its `TakenOver` counts the
+    // bindings moved in its own table, which may lag the victim's by a replication under loss
+    // (seed 4332: 4 of 5 there, the fifth moved by the member that had decided first), so the
+    // count is bounded, not equal.
+    let moved: usize = w
         .events(owner.0)
         .iter()
-        .find_map(|e| match e {
+        .filter_map(|e| match e {
             Event::TakenOver {
-                failed, bindings, ..
-            } if *failed == NodeId(victim) => Some(*bindings),
+                failed,
+                owner: o,
+                bindings,
+                ..
+            } if *failed == NodeId(victim) && *o == owner => Some(*bindings),
             _ => None,
         })
+        .max()
         .expect("takeover event");
-    assert_eq!(moved, served.len());
+    assert!(
+        moved >= 1 && moved <= served.len(),
+        "moved {moved} of {served:?}"
+    );
+    let tunnels: Vec<_> = w.ha(owner.0).served_tunnels().collect();
+    for k in &served {
+        assert!(
+            tunnels.iter().any(|t| t.home_address == home(*k)),
+            "no tunnel at the owner for MN {k}"
+        );
+    }
     // The MNs' next re-registrations succeed at the new owner, without 131 or 133.
     for (k, id) in clients.into_iter().filter(|(k, _)| served.contains(k)) {
         match w.register(id) {
@@ -274,6 +301,15 @@ fn lossy_end_to_end_in(mut w: World) -> World {
         }
     }
     w
+}
+
+/// Registers mobile node `k` (`id`); a failure names how its attempts were lost
+/// ([`attempts_account`]).
+fn registered_or_account(w: &mut World, k: u32, id: telcp::sim::NodeId) {
+    match w.register(id) {
+        ClientEvent::Registered { .. } => {}
+        e => panic!("MN {k}: {e:?}; {}", attempts_account(w, mn_addr(k))),
+    }
 }
 
 /// How the registration attempts of the mobile node at `mn` ended, to tell the loss tail from a
@@ -586,6 +622,22 @@ fn crash_scenarios_sweep() {
     });
 }
 
+/// The first seeds `crash_scenarios_sweep` failed (session 56, seeds 0..12,000), each the
+/// scenario's assumption, none the cluster's rule: a registration's default retries ran out on a
+/// loss tail (2733, 3968); a member's `TakenOver` from a false Down before the crash was taken
+/// for the crash's (7041), or the owner's table lagged the victim's by a replication (4332,
+/// 9972: the count is bounded now, the owner's tunnels checked); HA 2 served no binding (7147,
+/// 9749: the victim is the member serving more).
+#[test]
+fn crash_scenarios_seeds_2733_3968_4332_7041_7147_9749_9972() {
+    for seed in [2733, 3968, 4332, 7041, 7147, 9749, 9972] {
+        failover(seed, 2 + (seed % 3) as u32);
+        split_and_crash(seed);
+        divergent_takeover(seed);
+        restart_empty(seed);
+    }
+}
+
 fn authoritative_bulk_sync(seed: u64) {
     let mut w = World::with(3, seed, LinkConfig::lossy(0.05, 0.02, 0.02), |i| {
         let mut c = ha_config(i, 3, ForwardMode::Layer2);
@@ -855,27 +907,40 @@ fn restart_empty(seed: u64) {
     );
     let mut clients = Vec::new();
     for k in 1..=15 {
-        let cfg = w.client_cfg(k, false, mn_addr(k));
+        let mut cfg = w.client_cfg(k, false, mn_addr(k));
+        // Four lossy hops an attempt: the default retries ran out on a loss tail (seed 2733).
+        cfg.max_retransmits = LOSSY_RETRANSMITS;
         let id = w.add_mn(cfg);
-        registered(&w.register(id));
+        registered_or_account(&mut w, k, id);
         clients.push((k, id));
         w.run_for(Duration::from_millis(300));
     }
     w.run_for(Duration::from_secs(2));
-    let served: Vec<u32> = (1..=15)
-        .filter(|k| w.ha(1).binding(home(*k), None).unwrap().second_ha == NodeId(2))
-        .collect();
-    assert!(!served.is_empty());
-    w.sim.crash(w.ha[1]);
+    // The victim: HA 2, or HA 3 when it serves more (the second HAs are chosen by load, and
+    // under loss HA 2 may have served none: seeds 7147, 9749).
+    let serving = |w: &mut World, v: u32| -> Vec<u32> {
+        (1..=15)
+            .filter(|k| w.ha(1).binding(home(*k), None).unwrap().second_ha == NodeId(v))
+            .collect()
+    };
+    let (victim, served) = [2, 3]
+        .into_iter()
+        .map(|v| (v, serving(&mut w, v)))
+        .max_by_key(|(v, s)| (s.len(), std::cmp::Reverse(*v)))
+        .unwrap();
+    assert!(!served.is_empty(), "HA 1 served every binding itself");
+    w.sim.crash(w.ha[victim as usize - 1]);
     w.run_for(Duration::from_secs(8));
     let owner = w.ha(1).binding(home(served[0]), None).unwrap().second_ha;
-    assert_ne!(owner, NodeId(2));
-    let mut cfg = ha_config(2, 3, ForwardMode::Layer2);
+    assert_ne!(owner, NodeId(victim));
+    let mut cfg = ha_config(victim, 3, ForwardMode::Layer2);
     cfg.incarnation = 2;
     let now = w.sim.now();
     cfg.wall_clock = WALL + now.duration_since(w.start);
-    w.sim
-        .restart(w.ha[1], Box::new(HomeAgent::new(cfg, now).unwrap()));
+    w.sim.restart(
+        w.ha[victim as usize - 1],
+        Box::new(HomeAgent::new(cfg, now).unwrap()),
+    );
     w.run_for(Duration::from_secs(10));
     for i in 1..=3 {
         for k in 1..=15 {

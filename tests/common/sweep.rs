@@ -29,13 +29,15 @@ pub fn seed_range_from(first: u64, count: u64) -> std::ops::Range<u64> {
 }
 
 /// Runs `scenario` once for every seed of `seeds`, each to its end even when an earlier one
-/// failed (its panic message is printed as it happens), then fails naming every failed seed. A
+/// failed (its panic message and its seed are printed as it happens), then fails naming every
+/// failed seed. A
 /// line every 1,000 seeds shows a long sweep's progress (`--nocapture`).
 pub fn for_each_seed(seeds: std::ops::Range<u64>, mut scenario: impl FnMut(u64)) {
     let mut failed = Vec::new();
     for seed in seeds.clone() {
         let run = std::panic::AssertUnwindSafe(|| scenario(seed));
         if std::panic::catch_unwind(run).is_err() {
+            eprintln!("seed {seed} failed");
             failed.push(seed);
         }
         if seed % 1000 == 999 {
