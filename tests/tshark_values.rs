@@ -1025,3 +1025,54 @@ fn tshark_values_gtpv1() {
     }
     check("values-gtpv1", &v1::cases());
 }
+
+// ------------------------------------------------------------------ the gateway's own answers
+
+/// pfcp-8.2.65-recovery-time-stamp, read by tshark: the UP function's Heartbeat and Association
+/// Setup Responses carry the time it started (TS 29.244 section 8.2.65: the RFC 5905 seconds
+/// since 1900), the instant it was configured with (`common::gtp::RECOVERY_TIME_STAMP`,
+/// 2025-06-01 00:00:00 UTC), not its GTP restart counter.
+#[test]
+fn tshark_values_gateway_recovery_time_stamp() {
+    use common::gtp::{GW, Gw, SGSN, sa};
+    use telcp::steering::pfcp::{Ie, Message, MessageType, NodeId, PFCP_PORT};
+    if skip() {
+        return;
+    }
+    let mut gw = Gw::new();
+    let smf_rts = Ie::RecoveryTimeStamp(common::gtp::RECOVERY_TIME_STAMP - 3600);
+    let requests = [
+        Message::heartbeat_request(1, common::gtp::RECOVERY_TIME_STAMP - 3600),
+        Message::new(
+            MessageType::ASSOCIATION_SETUP_REQUEST,
+            0,
+            2,
+            vec![Ie::NodeId(NodeId::Ipv4(SGSN.into())), smf_rts],
+        ),
+    ];
+    let mut cases = Vec::new();
+    for (req, name, t) in [
+        (&requests[0], "heartbeat response", "2"),
+        (&requests[1], "association setup response", "6"),
+    ] {
+        let out = gw.send(
+            sa(SGSN, PFCP_PORT),
+            sa(GW, PFCP_PORT),
+            &req.to_vec().unwrap(),
+        );
+        assert_eq!(out.len(), 1, "{out:?}");
+        cases.push(case(
+            name,
+            out[0].payload.to_vec(),
+            PFCP_PORT,
+            &[
+                ("pfcp.msg_type", t),
+                (
+                    "pfcp.recovery_time_stamp",
+                    "Jun  1, 2025 00:00:00.000000000 UTC",
+                ),
+            ],
+        ));
+    }
+    check("values-gateway", &cases);
+}
