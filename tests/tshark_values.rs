@@ -15,15 +15,20 @@ use telcp::pcap::PcapWriter;
 /// One datagram, the UDP port it is sent to (and from), and the tshark fields to check with the
 /// values they must show (several occurrences in one packet are joined by `,`).
 struct Case {
-    name: &'static str,
+    name: String,
     bytes: Vec<u8>,
     port: u16,
     checks: Vec<(&'static str, String)>,
 }
 
-fn case(name: &'static str, bytes: Vec<u8>, port: u16, checks: &[(&'static str, &str)]) -> Case {
+fn case(
+    name: impl Into<String>,
+    bytes: Vec<u8>,
+    port: u16,
+    checks: &[(&'static str, &str)],
+) -> Case {
     Case {
-        name,
+        name: name.into(),
         bytes,
         port,
         checks: checks.iter().map(|(f, v)| (*f, v.to_string())).collect(),
@@ -1024,6 +1029,52 @@ fn tshark_values_gtpv1() {
         return;
     }
     check("values-gtpv1", &v1::cases());
+}
+
+/// TS 29.060 section 7.7: a TV element has a fixed length per type and no length field, so a
+/// receiver that disagrees on one length misreads every element after it. Each TV type the codec
+/// knows ([`IeType::tv_len`]), at that length, then a Recovery: tshark must read the Recovery.
+#[test]
+fn tshark_values_gtpv1_tv_lengths() {
+    use telcp::steering::gtp::{Ie, IeType, Message, MessageType};
+    if skip() {
+        return;
+    }
+    let mut cases = Vec::new();
+    for t in (0u8..128).map(IeType) {
+        let Some(len) = t.tv_len() else { continue };
+        let mut value = vec![0u8; len];
+        if t == IeType::IMSI {
+            // Fifteen digits 0 and the filler (section 7.7.2).
+            value[7] = 0xf0;
+        }
+        let m = Message::new(
+            MessageType::CREATE_PDP_CONTEXT_REQUEST,
+            0,
+            u16::from(t.0),
+            vec![
+                Ie::Tv {
+                    ie_type: t,
+                    value: Cow::Owned(value),
+                },
+                Ie::Recovery(0x5a),
+            ],
+        );
+        let want = if t == IeType::RECOVERY { "0,90" } else { "90" };
+        let name = format!("TV type {} of {len} octets", t.0);
+        cases.push(case(
+            name,
+            m.to_vec().unwrap(),
+            2123,
+            &[("gtp.recovery", want)],
+        ));
+    }
+    assert_eq!(
+        cases.len(),
+        27,
+        "the TV types of section 7.7 the codec knows"
+    );
+    check("values-gtpv1-tv", &cases);
 }
 
 // ------------------------------------------------------------------ the gateway's own answers
