@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::gtp::{GW, Gw, RECOVERY, SGSN, sa};
+use common::gtp::{GW, Gw, RECOVERY_TIME_STAMP, SGSN, sa};
 use std::net::SocketAddr;
 use telcp::Transmit;
 
@@ -267,7 +267,7 @@ fn pfcp_7_4_2_heartbeat_any_peer() {
     let mut gw = Gw::new();
     let r = only(&n4(&mut gw, &heartbeat(11)));
     assert_eq!((r.mtype, r.seq), (2, 11));
-    assert_eq!(r.ie(96), Some(&u32::from(RECOVERY).to_be_bytes()[..]));
+    assert_eq!(r.ie(96), Some(&RECOVERY_TIME_STAMP.to_be_bytes()[..]));
 }
 
 // ------------------------------------------------------------------ 6.4: reliable delivery
@@ -475,6 +475,34 @@ fn ts23007_19a_own_recovery_time_stamp() {
     assert_eq!(hb.ie(96), assoc.ie(96));
     let again = only(&n4(&mut gw, &heartbeat(3)));
     assert_eq!(again.ie(96), hb.ie(96), "unchanged while the node runs");
+}
+
+/// pfcp-8.2.65-recovery-time-stamp: TS 29.244 section 8.2.65: the Recovery Time Stamp is the
+/// time the PFCP entity started, encoded as the first four octets of the RFC 5905 section 6
+/// timestamp (seconds since 1900-01-01 00:00 UTC). The UP function's, in its Heartbeat and
+/// Association Setup Responses, is such a time: a second of this century (era 0, so its high
+/// bit is set, RFC 5905 section 6), not a restart counter (which a CP function, and tshark,
+/// would read as a second of 1900 or of February 2036).
+#[test]
+fn pfcp_8_2_65_recovery_time_stamp() {
+    // 2020-01-01 00:00:00 UTC in NTP seconds: 50 years of 365 days and 12 leap days, plus the
+    // 70 years from 1900 to 1970 (2 208 988 800 s, RFC 5905 figure 4).
+    const Y2020: u32 = 2_208_988_800 + (50 * 365 + 12) * 86_400;
+    let mut gw = Gw::new();
+    let hb = only(&n4(&mut gw, &heartbeat(1)));
+    let assoc = only(&n4(&mut gw, &association_setup(2, &node_id())));
+    for (what, m) in [
+        ("heartbeat response", &hb),
+        ("association setup response", &assoc),
+    ] {
+        let v: [u8; 4] = m.ie(96).unwrap().try_into().unwrap();
+        let rts = u32::from_be_bytes(v);
+        assert!(
+            rts >= Y2020,
+            "{what}: Recovery Time Stamp {rts} is not a time since 2020"
+        );
+    }
+    assert_eq!(hb.ie(96), assoc.ie(96));
 }
 
 /// pfcp-8.2.38-node-id-spare: TS 29.244 section 8.2.38: the Node ID Type is bits 4 to 1 of

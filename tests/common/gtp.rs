@@ -24,6 +24,9 @@ pub const SGSN: [u8; 4] = [192, 0, 2, 10];
 pub const GW: [u8; 4] = [10, 0, 0, 1];
 /// The restart counter the gateway is configured with (GTP-C).
 pub const RECOVERY: u8 = 7;
+/// The Recovery Time Stamp the gateway is configured with (PFCP, TS 29.244 section 8.2.65): it
+/// started at 2025-06-01 00:00:00 UTC (1 748 736 000 s after the Unix epoch), in NTP seconds.
+pub const RECOVERY_TIME_STAMP: u32 = telcp::steering::switch::NTP_UNIX_OFFSET + 1_748_736_000;
 
 pub fn sa(ip: [u8; 4], port: u16) -> SocketAddr {
     SocketAddr::new(IpAddr::V4(Ipv4Addr::from(ip)), port)
@@ -71,6 +74,7 @@ fn switch_config(seed: u64) -> SwitchConfig {
     );
     c.seed = telcp::io::seed(seed);
     c.recovery = RECOVERY;
+    c.recovery_time_stamp = RECOVERY_TIME_STAMP;
     c.health.interval = Duration::from_millis(100);
     c.retransmit = Duration::from_millis(50);
     c.policy = Policy::LeastLoaded;

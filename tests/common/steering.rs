@@ -46,6 +46,10 @@ pub fn p_fabric(id: u32) -> SocketAddr {
 // ---------------------------------------------------------------- the gateway
 
 pub const PROCS: [u32; 4] = [11, 12, 13, 14];
+/// The switch processor's Recovery Time Stamp (TS 29.244 section 8.2.65): it started at
+/// 2024-12-01 00:00:00 UTC (1 733 011 200 s after the Unix epoch), in NTP seconds.
+pub const SWITCH_RECOVERY_TIME_STAMP: u32 =
+    telcp::steering::switch::NTP_UNIX_OFFSET + 1_733_011_200;
 
 pub fn layout() -> VidLayout {
     VidLayout::teid32(8, 8).unwrap()
@@ -135,6 +139,7 @@ pub fn switch_config(lines: &[SocketAddr]) -> SwitchConfig {
         layout: layout(),
         l2tp_layout: Some(l2tp_layout()),
         recovery: 7,
+        recovery_time_stamp: SWITCH_RECOVERY_TIME_STAMP,
         max_sessions: 10_000,
         max_recent: 1000,
         recent_window: Duration::from_secs(10),

@@ -647,6 +647,7 @@ fn switch_config(teid_ranges: bool) -> SwitchConfig {
         layout,
         l2tp_layout,
         recovery: 1,
+        recovery_time_stamp: crate::steering::switch::NTP_UNIX_OFFSET + 1_700_000_000,
         max_sessions: 8,
         max_recent: 4,
         recent_window: Duration::from_secs(1),

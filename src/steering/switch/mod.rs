@@ -68,11 +68,13 @@
 //!   and a backup by load) or refused with No resources available (73, header TEID the sender
 //!   F-TEID's). Other messages reaching the switch processor are ignored.
 //! * **PFCP** (TS 29.244, N4/Sxb). A Heartbeat Request is answered (section 7.4.2.2, within
-//!   `echo_responses`) with the Recovery Time Stamp, which is `recovery` (a sans-IO machine reads
-//!   no clock; a CP function looks only for a change, TS 23.007 section 19A). An Association
-//!   Setup Request with Node ID and Recovery Time Stamp records the CP function's association (at
-//!   most `max_recent` of them; beyond, No resources available) and is answered with Node ID,
-//!   Cause, Recovery Time Stamp and UP Function Features (FTUP: the processors choose F-TEIDs);
+//!   `echo_responses`) with the Recovery Time Stamp, `recovery_time_stamp` (the time the switch
+//!   processor started, in NTP seconds, section 8.2.65: the caller gives it, a sans-IO machine
+//!   reads no clock; a newer one tells CP functions of a restart, TS 23.007 clause 19A). An
+//!   Association Setup Request with Node ID and Recovery Time Stamp records the CP function's
+//!   association (at most `max_recent` of them; beyond, No resources available) and is answered
+//!   with Node ID, Cause, Recovery Time Stamp and UP Function Features (FTUP: the processors
+//!   choose F-TEIDs);
 //!   Association Update and Release are answered with Request accepted for an associated CP
 //!   function (a Release forgets it) and No established PFCP Association (72) otherwise. A
 //!   Session Establishment Request (SEID 0) is placed like a Create PDP Context Request when its
@@ -211,7 +213,9 @@ mod setup;
 mod sync;
 mod vids;
 
-pub use config::{Placement, RefusedSetup, SwitchConfig, SwitchEvent, SwitchStats};
+pub use config::{
+    NTP_UNIX_OFFSET, Placement, RefusedSetup, SwitchConfig, SwitchEvent, SwitchStats,
+};
 
 use super::common::{self, Outbox};
 use super::error::{ConfigError, ConfigField, FabricKind, InputError};

@@ -40,10 +40,10 @@ fn own_node_id(gw: IpAddr) -> Ie<'static> {
 
 impl SwitchProcessor {
     /// The Recovery Time Stamp this gateway's PFCP node messages carry (TS 29.244 section
-    /// 8.2.65): the switch processor's restart counter (`recovery`), since a sans-IO machine
-    /// reads no clock; a CP function compares it only for a change (TS 23.007 section 19A).
-    fn recovery_time_stamp(&self) -> u32 {
-        u32::from(self.config.recovery)
+    /// 8.2.65): the time the switch processor started, in NTP seconds, as configured
+    /// ([`SwitchConfig::recovery_time_stamp`](super::SwitchConfig::recovery_time_stamp)).
+    pub(super) fn recovery_time_stamp(&self) -> u32 {
+        self.config.recovery_time_stamp
     }
 
     /// A GTPv2-C datagram with no TEID or TEID 0: an Echo Request (answered, section 7.1.2,

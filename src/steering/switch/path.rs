@@ -633,11 +633,9 @@ impl SwitchProcessor {
             PathProtocol::Gtpv2 => gtpv2::Message::echo_request(seq, self.config.recovery)
                 .to_vec()
                 .ok(),
-            PathProtocol::Pfcp => {
-                pfcp::Message::heartbeat_request(seq, u32::from(self.config.recovery))
-                    .to_vec()
-                    .ok()
-            }
+            PathProtocol::Pfcp => pfcp::Message::heartbeat_request(seq, self.recovery_time_stamp())
+                .to_vec()
+                .ok(),
         };
         self.stats.path_echoes += 1;
         self.transmit_data(route, data);
