@@ -785,3 +785,28 @@ fn captured(tag: &str, answers: &[Transmit]) -> common::Capture {
         drop(w.into_inner());
     })
 }
+
+/// ts23007-19a-own-recovery-time-stamp, a restart: TS 23.007 clause 19A has a CP function take
+/// a newer Recovery Time Stamp of its UP peer for a restart. The switch processor sends the
+/// time it was given (`SwitchProcessor::set_recovery_time_stamp`); one never given it sends a
+/// fixed instant plus its restart counter, so a restart with a new counter (TS 23.007 clause
+/// 18) still announces a newer time stamp, a time of this century (TS 29.244 section 8.2.65).
+#[test]
+fn ts23007_19a_a_restart_counter_moves_the_recovery_time_stamp() {
+    use telcp::steering::SwitchProcessor;
+    const Y2020: u32 = 2_208_988_800 + (50 * 365 + 12) * 86_400;
+    let now = std::time::Instant::now();
+    let stamp = |recovery: u8| {
+        let mut c = common::gtp::switch_config(3);
+        c.recovery = recovery;
+        SwitchProcessor::new(c, now).unwrap().recovery_time_stamp()
+    };
+    let (before, after) = (stamp(7), stamp(8));
+    assert!(before >= Y2020, "{before}");
+    assert!(
+        after > before,
+        "restart counter 7 -> 8: {before} -> {after}"
+    );
+    let gw = Gw::new();
+    assert_eq!(gw.sp.recovery_time_stamp(), RECOVERY_TIME_STAMP);
+}

@@ -180,8 +180,12 @@ impl Config {
         cfg.max_sessions = sw.max_sessions;
         cfg.health = self.health();
         cfg.seed = super::seed(self.seed);
-        let sp = SwitchProcessor::new(cfg, telcp::driver::now())
+        // The incarnation is this start's Unix time (`super::incarnation`): PFCP's Recovery
+        // Time Stamp is the same instant in NTP seconds (TS 29.244 section 8.2.65).
+        let started = cfg.incarnation;
+        let mut sp = SwitchProcessor::new(cfg, telcp::driver::now())
             .map_err(|e| format!("gateway switch: {e}"))?;
+        sp.set_recovery_time_stamp(telcp::steering::switch::NTP_UNIX_OFFSET.wrapping_add(started));
         let react = |ev: &SwitchEvent, _: &_| {
             if let SwitchEvent::SetupDirected { primary, backup } = ev {
                 tracing::info!(%primary, backup = ?backup, "set-up directed");

@@ -63,7 +63,7 @@ fn key() -> ClusterKey {
 }
 
 /// The one place the tests set a seed (the switch processor's tie-breaks).
-fn switch_config(seed: u64) -> SwitchConfig {
+pub fn switch_config(seed: u64) -> SwitchConfig {
     let mut c = SwitchConfig::new(
         NodeId(1),
         switch_fabric(),
@@ -74,7 +74,6 @@ fn switch_config(seed: u64) -> SwitchConfig {
     );
     c.seed = telcp::io::seed(seed);
     c.recovery = RECOVERY;
-    c.recovery_time_stamp = RECOVERY_TIME_STAMP;
     c.health.interval = Duration::from_millis(100);
     c.retransmit = Duration::from_millis(50);
     c.policy = Policy::LeastLoaded;
@@ -134,7 +133,11 @@ impl Gw {
         let mut gw = Gw {
             now,
             line: LineInterface::new(line_config(), now).unwrap(),
-            sp: SwitchProcessor::new(switch_config(3), now).unwrap(),
+            sp: {
+                let mut sp = SwitchProcessor::new(switch_config(3), now).unwrap();
+                sp.set_recovery_time_stamp(RECOVERY_TIME_STAMP);
+                sp
+            },
             procs: vec![
                 Processor::new(config(2), now).unwrap(),
                 Processor::new(config(3), now).unwrap(),

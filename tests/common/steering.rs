@@ -139,7 +139,6 @@ pub fn switch_config(lines: &[SocketAddr]) -> SwitchConfig {
         layout: layout(),
         l2tp_layout: Some(l2tp_layout()),
         recovery: 7,
-        recovery_time_stamp: SWITCH_RECOVERY_TIME_STAMP,
         max_sessions: 10_000,
         max_recent: 1000,
         recent_window: Duration::from_secs(10),
@@ -300,7 +299,8 @@ impl Gateway {
         sc.path = shape.path;
         sc.layout = shape.layout;
         sc.teid_ranges = shape.teid_ranges;
-        let sp = SwitchProcessor::new(sc, start).unwrap();
+        let mut sp = SwitchProcessor::new(sc, start).unwrap();
+        sp.set_recovery_time_stamp(SWITCH_RECOVERY_TIME_STAMP);
         let sp = sim.add_node("switch", &[sp_fabric()], None, Box::new(sp));
         let mut procs = HashMap::new();
         for id in PROCS {

@@ -647,7 +647,6 @@ fn switch_config(teid_ranges: bool) -> SwitchConfig {
         layout,
         l2tp_layout,
         recovery: 1,
-        recovery_time_stamp: crate::steering::switch::NTP_UNIX_OFFSET + 1_700_000_000,
         max_sessions: 8,
         max_recent: 4,
         recent_window: Duration::from_secs(1),
@@ -699,6 +698,7 @@ pub fn steering_switch(start: Instant, data: &[u8]) {
     let Ok(mut sp) = SwitchProcessor::new(config, start) else {
         return;
     };
+    sp.set_recovery_time_stamp(crate::steering::switch::NTP_UNIX_OFFSET + 1_700_000_000);
     let mut now = start;
     let senders = [
         addr(0, 1, 4000),

@@ -39,16 +39,6 @@ pub struct SwitchConfig {
     /// section 7.7.12). Echo Responses on GTP-U (port 2152) carry 0 instead (TS 29.281 section
     /// 7.2.2: the GTP-U restart counter is sent as zero and ignored).
     pub recovery: u8,
-    /// The UP function's Recovery Time Stamp, sent in its PFCP Heartbeat Requests and
-    /// Responses and Association Setup Responses (TS 29.244 section 8.2.65): the time this
-    /// switch processor started, in seconds since 1900-01-01 00:00 UTC (the first four octets
-    /// of the RFC 5905 section 6 timestamp; a Unix time plus [`NTP_UNIX_OFFSET`]). The crate
-    /// never reads a clock, so a caller sets it (e.g. from
-    /// `SystemTime::now().duration_since(UNIX_EPOCH)` at start); a restarted switch processor
-    /// must get a later one, which CP functions take for a restart (TS 23.007 clause 19A).
-    /// The default of [`SwitchConfig::new`] is a fixed instant, 3 908 988 800
-    /// (2023-11-14 22:13:20 UTC), right only for simulations.
-    pub recovery_time_stamp: u32,
     /// Most live sessions in the gateway.
     pub max_sessions: usize,
     /// Most recent set-ups remembered for retransmissions.
@@ -137,9 +127,10 @@ pub struct SwitchConfig {
 /// UTC (the Unix epoch): 70 years, 17 of them leap years.
 pub const NTP_UNIX_OFFSET: u32 = 2_208_988_800;
 
-/// [`SwitchConfig::new`]'s Recovery Time Stamp: 1 700 000 000 s after the Unix epoch
+/// The base of the Recovery Time Stamp of a switch processor that was given none
+/// ([`super::SwitchProcessor::recovery_time_stamp`]): 1 700 000 000 s after the Unix epoch
 /// (2023-11-14 22:13:20 UTC), in NTP seconds.
-const DEFAULT_RECOVERY_TIME_STAMP: u32 = NTP_UNIX_OFFSET + 1_700_000_000;
+pub(super) const DEFAULT_RECOVERY_TIME_STAMP: u32 = NTP_UNIX_OFFSET + 1_700_000_000;
 
 impl SwitchConfig {
     /// A configuration with defaults for everything but the topology: incarnation 1, 1 s rejoin
@@ -169,7 +160,6 @@ impl SwitchConfig {
             layout,
             l2tp_layout: None,
             recovery: 0,
-            recovery_time_stamp: DEFAULT_RECOVERY_TIME_STAMP,
             max_sessions: 100_000,
             max_recent: 10_000,
             recent_window: Duration::from_secs(30),

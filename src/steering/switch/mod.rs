@@ -68,9 +68,10 @@
 //!   and a backup by load) or refused with No resources available (73, header TEID the sender
 //!   F-TEID's). Other messages reaching the switch processor are ignored.
 //! * **PFCP** (TS 29.244, N4/Sxb). A Heartbeat Request is answered (section 7.4.2.2, within
-//!   `echo_responses`) with the Recovery Time Stamp, `recovery_time_stamp` (the time the switch
-//!   processor started, in NTP seconds, section 8.2.65: the caller gives it, a sans-IO machine
-//!   reads no clock; a newer one tells CP functions of a restart, TS 23.007 clause 19A). An
+//!   `echo_responses`) with the Recovery Time Stamp (the time the switch processor started, in
+//!   NTP seconds, section 8.2.65: the caller gives it,
+//!   [`SwitchProcessor::set_recovery_time_stamp`], a sans-IO machine reads no clock; a newer one
+//!   tells CP functions of a restart, TS 23.007 clause 19A). An
 //!   Association Setup Request with Node ID and Recovery Time Stamp records the CP function's
 //!   association (at most `max_recent` of them; beyond, No resources available) and is answered
 //!   with Node ID, Cause, Recovery Time Stamp and UP Function Features (FTUP: the processors
@@ -300,6 +301,8 @@ enum Timer {
 #[derive(Debug)]
 pub struct SwitchProcessor {
     config: SwitchConfig,
+    /// [`SwitchProcessor::set_recovery_time_stamp`]'s, when given.
+    recovery_time_stamp: Option<u32>,
     slots: HashMap<NodeId, Slot>,
     by_addr: HashMap<SocketAddr, NodeId>,
     vids: Vec<Option<VidInfo>>,
@@ -392,7 +395,30 @@ impl SwitchProcessor {
             up_since: vec![None; n],
             push_from,
             version,
+            recovery_time_stamp: None,
         })
+    }
+
+    /// Sets the UP function's Recovery Time Stamp (TS 29.244 section 8.2.65), sent in its PFCP
+    /// Heartbeat Requests and Responses and Association Setup Responses: the time this switch
+    /// processor started, in seconds since 1900-01-01 00:00 UTC (the first four octets of the
+    /// RFC 5905 section 6 timestamp: a Unix time plus [`NTP_UNIX_OFFSET`]). The crate reads no
+    /// clock, so the caller gives it, e.g. from `SystemTime::now().duration_since(UNIX_EPOCH)`
+    /// when it starts the processor; a restarted switch processor must be given a later one,
+    /// which CP functions take for a restart (TS 23.007 clause 19A). Until it is set,
+    /// [`SwitchProcessor::recovery_time_stamp`] is a fixed instant plus the restart counter.
+    pub fn set_recovery_time_stamp(&mut self, ntp_seconds: u32) {
+        self.recovery_time_stamp = Some(ntp_seconds);
+    }
+
+    /// The Recovery Time Stamp the switch processor's PFCP node messages carry (TS 29.244
+    /// section 8.2.65), in NTP seconds: the one set
+    /// ([`SwitchProcessor::set_recovery_time_stamp`]), else 3 908 988 800
+    /// (2023-11-14 22:13:20 UTC) plus [`SwitchConfig::recovery`], a time that changes when the
+    /// restart counter does, so that a restart is still seen as one (TS 23.007 clause 19A).
+    pub fn recovery_time_stamp(&self) -> u32 {
+        self.recovery_time_stamp
+            .unwrap_or(config::DEFAULT_RECOVERY_TIME_STAMP + u32::from(self.config.recovery))
     }
 
     /// The counters.

@@ -39,13 +39,6 @@ fn own_node_id(gw: IpAddr) -> Ie<'static> {
 }
 
 impl SwitchProcessor {
-    /// The Recovery Time Stamp this gateway's PFCP node messages carry (TS 29.244 section
-    /// 8.2.65): the time the switch processor started, in NTP seconds, as configured
-    /// ([`SwitchConfig::recovery_time_stamp`](super::SwitchConfig::recovery_time_stamp)).
-    pub(super) fn recovery_time_stamp(&self) -> u32 {
-        self.config.recovery_time_stamp
-    }
-
     /// A GTPv2-C datagram with no TEID or TEID 0: an Echo Request (answered, section 7.1.2,
     /// with `recovery`, at most `echo_responses`), a Create Session Request (placed as a Create
     /// PDP Context Request is; refused with No resources available when no processor is
