@@ -15,10 +15,12 @@ use std::time::Duration;
 use telcp::mip::binding::{Encapsulation, Tunnel, UdpInner};
 use telcp::mip::wire::auth::{AuthAlgorithm, SecurityAssociation};
 use telcp::mip::wire::{
-    Builder, Extension, Header, Message, Reply, ReplyCode, Request, RequestFlags,
-    UDP_TUNNEL_DECLINED, UDP_TUNNEL_F, UDP_TUNNEL_WILL_TUNNEL,
+    Builder, Extension, Field, GRE_KEY_SUBTYPE, Header, Message, Reply, ReplyCode, Request,
+    RequestFlags, UDP_TUNNEL_DECLINED, UDP_TUNNEL_F, UDP_TUNNEL_WILL_TUNNEL, WireError,
 };
-use telcp::mip::{Event, ForwardMode, HomeAgentConfig, ReverseTunnelling, TunnelConfig};
+use telcp::mip::{
+    Event, ForwardMode, HomeAgentConfig, InputError, ReverseTunnelling, TunnelConfig,
+};
 use telcp::sim::{Fate, LinkConfig};
 
 const N: u32 = 3;
@@ -308,7 +310,7 @@ fn t_bit_and_gre_key_show_in_the_binding_events() {
         for k in 1..=6 {
             let okey = 0x5eed_0000 + k;
             let gre = [Extension::GreKey {
-                reserved: 0,
+                subtype: 0,
                 key: okey,
             }];
             let (p, exts) = exchange(&mut w, k, T, coa(k), at_coa(k), &gre);
@@ -514,7 +516,7 @@ fn deregistered_and_expired(seed: u64) {
     for k in 1..=4 {
         let okey = 0x0dec_0000 + k;
         let gre = [Extension::GreKey {
-            reserved: 0,
+            subtype: 0,
             key: okey,
         }];
         let lifetime = if k % 2 == 0 { 20 } else { 600 };
@@ -677,10 +679,7 @@ fn refusals_carry_the_rfc_codes() {
         gre: false,
         ..TunnelConfig::default()
     };
-    let gre_key = vec![Extension::GreKey {
-        reserved: 0,
-        key: 7,
-    }];
+    let gre_key = vec![Extension::GreKey { subtype: 0, key: 7 }];
     let cases: Vec<(TunnelConfig, u8, Vec<Extension<'static>>, u8)> = vec![
         (no_reverse, T, vec![], 137),
         (mandatory, 0, vec![], 138),
@@ -718,7 +717,7 @@ fn a_takeover_keeps_the_tunnel() {
         let mut granted = Vec::new();
         for k in 1..=6 {
             let gre = [Extension::GreKey {
-                reserved: 0,
+                subtype: 0,
                 key: 0x1000 + k,
             }];
             let (p, _) = exchange(&mut w, k, T, coa(k), at_coa(k), &gre);
@@ -933,28 +932,116 @@ fn partial_deregistration_during_a_false_down_the_server_reports_the_tunnel_remo
     }
 }
 
-/// mip-rfc6245.3-gre-key-format: the GRE Key extension is type 48, length 6, two octets, then
-/// the key; read and written byte for byte, another length refused.
+/// mip-rfc6245.3-gre-key-format: the GRE Key extension is RFC 6245's Figure 1 (type 48, sub-type,
+/// a 2-octet length of 4, the key), RFC 5944 section 1.10's long format: read and written byte
+/// for byte; another length, and the former short form (`48, 6, 0, 0, key`), refused with a
+/// typed error.
 #[test]
 fn mip_rfc6245_3_gre_key_format() {
-    // RFC 6245 section 3: Type 48, Length 6, two octets before the 32-bit GRE Key identifier.
+    // RFC 6245 section 3: "The format of the GRE Key Extension conforms to the extension format
+    // specified for Mobile IPv4 [RFC5944]." Section 5, Figure 1: Type (48, "non-skippable"),
+    // Sub-Type ("0"), a 16-bit Length ("4"), then the four-octet Key Identifier; 8 octets in all.
+    let mut out = Vec::new();
+    Extension::GreKey {
+        subtype: GRE_KEY_SUBTYPE,
+        key: 0x0a00_0507,
+    }
+    .emit(&mut out);
+    assert_eq!(out, [48, 0, 0, 4, 0x0a, 0x00, 0x05, 0x07]);
     let mut m = rrq_bytes();
     let at = m.len();
-    m.extend_from_slice(&[48, 6, 0, 0, 0xde, 0xad, 0xbe, 0xef]);
+    m.extend_from_slice(&[48, 0, 0, 4, 0xde, 0xad, 0xbe, 0xef]);
     let msg = Message::parse(&m).unwrap();
     assert_eq!(
         msg.extensions,
         vec![Extension::GreKey {
-            reserved: 0,
+            subtype: GRE_KEY_SUBTYPE,
             key: 0xdead_beef
         }]
     );
     let mut again = Vec::new();
     msg.emit(&mut again);
     assert_eq!(again, m);
-    m[at + 1] = 5;
+    // The former short form: read as the figure, its Length is 0, not 4.
+    let mut short = rrq_bytes();
+    short.extend_from_slice(&[48, 6, 0, 0, 0xde, 0xad, 0xbe, 0xef]);
+    assert_eq!(
+        Message::parse(&short).map(|_| ()),
+        Err(WireError::BadLength {
+            offset: at + 2,
+            field: Field::GreKeyLength,
+            declared: 0
+        })
+    );
+    // "Length: 4": a GRE Key extension of another length is refused.
+    m[at + 3] = 3;
     m.pop();
-    assert!(Message::parse(&m).is_err());
+    assert_eq!(
+        Message::parse(&m).map(|_| ()),
+        Err(WireError::BadLength {
+            offset: at + 2,
+            field: Field::GreKeyLength,
+            declared: 3
+        })
+    );
+}
+
+/// mip-rfc6245.3-gre-key-format, mip-rfc6245.3-ha-gre-key, at the home agent: a request with the
+/// GRE Key extension in RFC 6245's long format is accepted and the reply names the home agent's
+/// key in a GRE Key extension of the same format; a request with the former short form is
+/// poorly formed (134, RFC 5944 section 3.8.3.2), as one with any malformed non-skippable
+/// extension, and makes no binding.
+#[test]
+fn rfc6245_3_the_home_agent_reads_and_writes_the_long_gre_key_extension() {
+    // RFC 6245 section 5, Figure 1: Type 48, Sub-Type 0, a 16-bit Length of 4, the Key
+    // Identifier. Section 4.2: "The HA MUST assign a GRE key and include the GRE Key Extension
+    // in the RRP".
+    let at = Duration::from_secs(1);
+    let request = |h: &Ha, ext: &[u8]| {
+        let mut q = common::mip::rrq(G | T | D, 600, HOME, VIP, COA, h.id_at(at));
+        q.extend_from_slice(ext);
+        push_auth(&mut q, 32, MN_SPI, MN_KEY);
+        q
+    };
+    let mut h = lone_ha();
+    let q = request(&h, &[48, 0, 0, 4, 0x5e, 0xed, 0, 1]);
+    let (t, r) = h.ask(at, mn_sock(), &q);
+    assert_eq!(r.code, 0, "accepted");
+    let (_, off, _) = r
+        .exts
+        .iter()
+        .find(|e| e.0 == 48)
+        .expect("a GRE Key extension in the reply");
+    let gre = &t.payload[*off..*off + 8];
+    assert_eq!(gre[..4], [48, 0, 0, 4], "type 48, sub-type 0, length 4");
+    assert_ne!(gre[4..], [0, 0, 0, 0], "the HA's key");
+    // The MN-HA authentication extension follows the 8 octets.
+    assert_eq!(t.payload[*off + 8], 32);
+
+    // The former short form (type, a one-octet length 6, two octets, the key).
+    let mut h = lone_ha();
+    let q = request(&h, &[48, 6, 0, 0, 0x5e, 0xed, 0, 1]);
+    assert!(matches!(
+        Message::parse(&q),
+        Err(WireError::BadLength {
+            field: Field::GreKeyLength,
+            declared: 0,
+            ..
+        })
+    ));
+    let (res, out) = h.feed(at, mn_sock(), sock(VIP, 434), &q);
+    assert_eq!(
+        res,
+        Err(InputError::Refused(ReplyCode::POORLY_FORMED_REQUEST))
+    );
+    let replies: Vec<Rrp> = out
+        .iter()
+        .filter(|t| t.payload.first() == Some(&3))
+        .map(|t| Rrp::read(&t.payload))
+        .collect();
+    assert_eq!(replies.len(), 1);
+    assert_eq!((replies[0].code, replies[0].lifetime), (134, 0));
+    assert!(h.ha.binding(HOME, None).is_none());
 }
 
 fn rrq_bytes() -> Vec<u8> {
@@ -1009,7 +1096,8 @@ fn lone_exchanges() -> Vec<KnownExchange> {
         (
             "gre_key_reply",
             G | T,
-            short(48, &[0, 0, 0x5e, 0xed, 0, 1]),
+            // RFC 6245 section 3, Figure 1: type 48, sub-type 0, 16-bit length 4, the key.
+            vec![48, 0, 0, 4, 0x5e, 0xed, 0, 1],
             mn_sock(),
         ),
         ("gre_key_cvse_reply", G | T, cvse, mn_sock()),

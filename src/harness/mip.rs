@@ -499,7 +499,7 @@ impl HaRun {
             });
         } else if b & 0x01 != 0 {
             bld = bld.extension(Extension::GreKey {
-                reserved: 0,
+                subtype: 0,
                 key: u32::from(arg),
             });
         }

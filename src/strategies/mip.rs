@@ -138,8 +138,7 @@ pub fn extension() -> impl Strategy<Value = Extension<'static>> {
         ),
         (any::<u8>(), bytes(40))
             .prop_map(|(subtype, data)| Extension::PmipNonSkippable { subtype, data }),
-        (any::<u16>(), any::<u32>())
-            .prop_map(|(reserved, key)| Extension::GreKey { reserved, key }),
+        (any::<u8>(), any::<u32>()).prop_map(|(subtype, key)| Extension::GreKey { subtype, key }),
         (
             any::<u8>().prop_filter("not a modelled type", |t| !ExtensionType(*t).is_modelled()),
             bytes(40)

@@ -171,7 +171,7 @@ impl Rrp {
         let mut at = 20;
         while at < b.len() {
             let t = b[at];
-            let (hdr, len) = if matches!(t, 36 | 38 | 47) {
+            let (hdr, len) = if matches!(t, 36 | 38 | 47 | 48) {
                 (4, u16::from_be_bytes([b[at + 2], b[at + 3]]) as usize)
             } else {
                 (2, b[at + 1] as usize)

@@ -8,8 +8,8 @@ use crate::mip::binding::{
     BroadcastDelivery, Encapsulation, Tunnel, TunnelChange, TunnelParams, UdpInner,
 };
 use crate::mip::wire::{
-    RequestFlags, TunnelAsk, UDP_TUNNEL_DECLINED, UDP_TUNNEL_F, UDP_TUNNEL_REPLY_F,
-    UDP_TUNNEL_WILL_TUNNEL,
+    GRE_KEY_SUBTYPE, RequestFlags, TunnelAsk, UDP_TUNNEL_DECLINED, UDP_TUNNEL_F,
+    UDP_TUNNEL_REPLY_F, UDP_TUNNEL_WILL_TUNNEL,
 };
 
 /// Whether this home agent offers reverse tunnels (RFC 3024).
@@ -249,7 +249,7 @@ impl Plan {
                 })
             }
             _ => self.gre_key.then(|| Extension::GreKey {
-                reserved: 0,
+                subtype: GRE_KEY_SUBTYPE,
                 key: own_gre_key(home),
             }),
         };

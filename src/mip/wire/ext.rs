@@ -27,7 +27,8 @@ impl ExtensionType {
     pub const UDP_TUNNEL_REPLY: ExtensionType = ExtensionType(44);
     /// Proxy Mobile IPv4 Non-skippable Extension (RFC 5563): 2-byte length after a subtype.
     pub const PMIPV4_NON_SKIPPABLE: ExtensionType = ExtensionType(47);
-    /// GRE Key (RFC 6245, the Mobile IPv4 twin of RFC 5845's Proxy Mobile IPv6 option).
+    /// GRE Key (RFC 6245 section 3, the Mobile IPv4 twin of RFC 5845's Proxy Mobile IPv6
+    /// option): 2-byte length after a sub-type.
     pub const GRE_KEY: ExtensionType = ExtensionType(48);
     /// Mobile Node NAI (RFC 2794).
     pub const MN_NAI: ExtensionType = ExtensionType(131);
@@ -45,9 +46,10 @@ impl ExtensionType {
         self.0 >= 128
     }
 
-    /// Whether this type uses the long format (type, one octet, 2-byte length): 36, 38 and 47.
+    /// Whether this type uses the long format (type, one octet, 2-byte length): 36 (RFC 3012),
+    /// 38 (RFC 3115), 47 (RFC 5563) and 48 (RFC 6245 section 3).
     pub const fn is_long_format(self) -> bool {
-        matches!(self.0, 36 | 38 | 47)
+        matches!(self.0, 36 | 38 | 47 | 48)
     }
 
     /// Whether this codec models the type with a typed [`Extension`] variant.
@@ -97,6 +99,8 @@ pub const VENDOR_3GPP2: u32 = 5535;
 pub const CVSE_3GPP2_GRE_KEY: u16 = 0x0401;
 /// Subtype of the Generalized Authentication extension: MN-AAA (RFC 3012).
 pub const GEN_AUTH_MN_AAA: u8 = 1;
+/// Sub-type of the GRE Key extension (RFC 6245 section 3): 0, the only one assigned.
+pub const GRE_KEY_SUBTYPE: u8 = 0;
 /// Subtype of the Dynamic HA extension: Requested HA (RFC 4433).
 pub const DYNAMIC_HA_REQUESTED: u8 = 1;
 /// Subtype of the Dynamic HA extension: Redirected HA (RFC 4433).
@@ -200,12 +204,13 @@ pub enum Extension<'a> {
         /// Keepalive interval in seconds.
         keepalive: u16,
     },
-    /// GRE Key (48, RFC 6245): type, length 6, two octets before the key (sent as zero, kept for
-    /// exact round trips), the 32-bit GRE key the sender wants in the GRE Key field (RFC 2890) of
-    /// the packets tunnelled to it.
+    /// GRE Key (48, RFC 6245 section 3, Figure 1): type, sub-type ([`GRE_KEY_SUBTYPE`]), 2-byte
+    /// length (4), the 32-bit Key Identifier the sender wants in the GRE Key field (RFC 2890) of
+    /// the packets tunnelled to it; 8 octets.
     GreKey {
-        /// The two octets between the length and the key.
-        reserved: u16,
+        /// The Sub-Type (0, [`GRE_KEY_SUBTYPE`], the only one assigned; kept for exact round
+        /// trips).
+        subtype: u8,
         /// The GRE key identifier.
         key: u32,
     },
@@ -344,7 +349,7 @@ impl<'a> Extension<'a> {
                 subtype,
                 data: own(data),
             },
-            Extension::GreKey { reserved, key } => Extension::GreKey { reserved, key },
+            Extension::GreKey { subtype, key } => Extension::GreKey { subtype, key },
             Extension::GreKeyCvse { reserved, key } => Extension::GreKeyCvse { reserved, key },
             Extension::Other { ext_type, data } => Extension::Other {
                 ext_type,
@@ -532,10 +537,10 @@ impl<'a> Extension<'a> {
                 out.put_u16(*flags);
                 out.put_u16(*keepalive);
             }
-            Extension::GreKey { reserved, key } => {
+            Extension::GreKey { subtype, key } => {
                 out.put_u8(ExtensionType::GRE_KEY.0);
-                out.put_u8(6);
-                out.put_u16(*reserved);
+                out.put_u8(*subtype);
+                out.put_u16(4);
                 out.put_u32(*key);
             }
             Extension::GreKeyCvse { reserved, key } => {
@@ -631,6 +636,15 @@ impl<'a> Extension<'a> {
                         value: Cow::Borrowed(body.bytes(len - 6, Field::CvseValue)?),
                     }
                 }
+                ExtensionType::GRE_KEY => {
+                    if len != 4 {
+                        return Err(bad(Field::GreKeyLength));
+                    }
+                    Extension::GreKey {
+                        subtype: second,
+                        key: body.u32(Field::GreKey)?,
+                    }
+                }
                 _ => Extension::PmipNonSkippable {
                     subtype: second,
                     data: Cow::Borrowed(body.bytes(len, Field::ExtensionData)?),
@@ -709,15 +723,6 @@ impl<'a> Extension<'a> {
                     code: body.u8(Field::UdpTunnelReplyCode)?,
                     flags: body.u16(Field::UdpTunnelReplyFlags)?,
                     keepalive: body.u16(Field::UdpTunnelReplyKeepalive)?,
-                }
-            }
-            ExtensionType::GRE_KEY => {
-                if len != 6 {
-                    return Err(bad(Field::GreKeyLength));
-                }
-                Extension::GreKey {
-                    reserved: body.u16(Field::GreKeyReserved)?,
-                    key: body.u32(Field::GreKey)?,
                 }
             }
             _ => Extension::Other {

@@ -4,8 +4,8 @@
 The fixed part of each reply is built by scapy.layers.mobileip (MobileIP / MobileIPRRP); the
 extensions are packed from the RFCs' figures with struct (scapy has no layer for them): the UDP
 Tunnel Reply (RFC 3519 section 3.2: type 44, length 6, sub-type, reply code, F flag and reserved
-bits, keepalive interval), the GRE Key extension (RFC 6245: type 48, length 6, two zero octets,
-the key) and the 3GPP2 GRE Key CVSE (RFC 3115 CVSE type 38 with the 3GPP2 Vendor/Org ID 5535 and
+bits, keepalive interval), the GRE Key extension (RFC 6245 section 3: type 48, sub-type 0, a 16-bit
+length of 4, the key) and the 3GPP2 GRE Key CVSE (RFC 3115 CVSE type 38 with the 3GPP2 Vendor/Org ID 5535 and
 CVSE type 0x0401 of X.S0011-003, the key). The MN-HA authenticator is Python's HMAC-MD5 over the reply up to and including the
 authentication extension's type, length and SPI (RFC 5944 section 3.5.1).
 
@@ -47,7 +47,8 @@ def udp_tunnel_reply(code, f, keepalive):
 
 
 def gre_key(key):
-    return struct.pack("!BBHI", 48, 6, 0, key)
+    # RFC 6245 section 3, Figure 1: type 48, sub-type 0, 16-bit length 4, Key Identifier.
+    return struct.pack("!BBHI", 48, 0, 4, key)
 
 
 def gre_key_cvse(key):
