@@ -45,14 +45,26 @@ fn failover(seed: u64, victim: u32) {
         clients.push((k, id));
     }
     w.run_for(Duration::from_secs(3));
-    let served: Vec<u32> = (1..=24)
-        .filter(|k| {
-            w.ha(victim)
-                .binding(home(*k), None)
-                .is_some_and(|b| b.second_ha == NodeId(victim))
-        })
-        .collect();
-    assert!(!served.is_empty());
+    let serving = |w: &mut World, v: u32| -> Vec<u32> {
+        (1..=24)
+            .filter(|k| {
+                w.ha(v)
+                    .binding(home(*k), None)
+                    .is_some_and(|b| b.second_ha == NodeId(v))
+            })
+            .collect()
+    };
+    let mut victim = victim;
+    let mut served = serving(&mut w, victim);
+    // The second HAs are chosen by load: under loss the chosen victim may serve none (seed
+    // 92745); then the member serving the most fails instead.
+    if served.is_empty() {
+        (victim, served) = (2..=4)
+            .map(|v| (v, serving(&mut w, v)))
+            .max_by_key(|(v, s)| (s.len(), std::cmp::Reverse(*v)))
+            .unwrap();
+    }
+    assert!(!served.is_empty(), "HA 1 served every binding itself");
     let total_before = (1..=24)
         .filter(|k| w.ha(1).binding(home(*k), None).is_some())
         .count();
@@ -81,10 +93,13 @@ fn failover(seed: u64, victim: u32) {
         assert_eq!(count, total_before, "HA {i} binding count");
     }
     // The owner said it took the victim's bindings over, and its tunnels (the data plane the
-    // caller installs from its events) reach every one of them. Its `TakenOver` counts the
-    // bindings moved in its own table, which may lag the victim's by a replication under loss
-    // (seed 4332: 4 of 5 there, the fifth moved by the member that had decided first), so the
-    // count is bounded, not equal.
+    // caller installs from its events: `World` checks after every step that the events give
+    // exactly the tunnels each HA serves) reach every one of them. Its `TakenOver` counts the
+    // bindings moved in its own table by its own takeover, which may lag the victim's by a
+    // replication under loss (seed 4332: 4 of 5 there, the fifth moved by the member that had
+    // decided first), or be none when two coordinators decided apart and the other's records
+    // moved them first (seed 17408: HA 1 took HA 3's decision, then its own, for 0 bindings;
+    // the 6 came as replicas, their tunnels as `Registered`), so the count is bounded only.
     let moved: usize = w
         .events(owner.0)
         .iter()
@@ -99,10 +114,7 @@ fn failover(seed: u64, victim: u32) {
         })
         .max()
         .expect("takeover event");
-    assert!(
-        moved >= 1 && moved <= served.len(),
-        "moved {moved} of {served:?}"
-    );
+    assert!(moved <= served.len(), "moved {moved} of {served:?}");
     let tunnels: Vec<_> = w.ha(owner.0).served_tunnels().collect();
     for k in &served {
         assert!(
@@ -622,15 +634,36 @@ fn crash_scenarios_sweep() {
     });
 }
 
+/// Open (session 56, `crash_scenarios_sweep` over seeds 0..100,000: 3 of 100,000): after a
+/// takeover under loss and the victim's restart with an empty table, every table agrees on the
+/// server of every binding, none is lost, and the data plane matches the events (`World`'s
+/// tunnel invariant held), but the victim's bindings are not all with one owner: seed 20675
+/// (victim HA 2) split them between HA 3 and HA 1, seed 39624 (victim HA 3) between HA 1 and HA
+/// 2, and in seed 26966 one of HA 2's (MN 15) is served by the restarted HA 2 itself, its record
+/// naming HA 2 having reached the others after their takeover. `restart_empty` asserts the one
+/// owner a takeover chooses; these seeds break it.
+#[test]
+#[ignore = "open: takeover under loss leaves the victim's bindings with more than one owner"]
+fn restart_empty_seeds_20675_26966_39624_more_than_one_owner() {
+    for seed in [20675, 26966, 39624] {
+        restart_empty(seed);
+    }
+}
+
 /// The first seeds `crash_scenarios_sweep` failed (session 56, seeds 0..12,000), each the
 /// scenario's assumption, none the cluster's rule: a registration's default retries ran out on a
 /// loss tail (2733, 3968); a member's `TakenOver` from a false Down before the crash was taken
 /// for the crash's (7041), or the owner's table lagged the victim's by a replication (4332,
 /// 9972: the count is bounded now, the owner's tunnels checked); HA 2 served no binding (7147,
-/// 9749: the victim is the member serving more).
+/// 9749: the victim is the member serving more). From the 100,000-seed sweep after those fixes:
+/// the owner's own takeover moved none, the other coordinator's records having moved them
+/// first (17408, 24254, 32548, 73743: the count may be 0), and the seed's victim served none
+/// (92745: the member serving the most fails instead).
 #[test]
-fn crash_scenarios_seeds_2733_3968_4332_7041_7147_9749_9972() {
-    for seed in [2733, 3968, 4332, 7041, 7147, 9749, 9972] {
+fn crash_scenarios_seeds_the_first_sweeps_failed() {
+    for seed in [
+        2733, 3968, 4332, 7041, 7147, 9749, 9972, 17408, 24254, 32548, 73743, 92745,
+    ] {
         failover(seed, 2 + (seed % 3) as u32);
         split_and_crash(seed);
         divergent_takeover(seed);
