@@ -7,7 +7,7 @@
 use super::{RefusedSetup, SwitchEvent, SwitchProcessor, Timer, vids};
 use crate::steering::common::Route;
 use crate::steering::error::InputError;
-use crate::steering::fabric::VidState;
+use crate::steering::fabric::{SessionProtocol, VidState};
 use crate::steering::gtpv2::{self, CauseValue};
 use crate::steering::path::{PathProtocol, PeerId};
 use crate::steering::pfcp::{self, Cause, Ie, IeType, Message, MessageType, NodeId, teidri};
@@ -93,7 +93,14 @@ impl SwitchProcessor {
             }
             gtpv2::MessageType::CREATE_SESSION_REQUEST => {
                 self.path_seen(now, PathProtocol::Gtpv2, route, recovery);
-                if self.direct_repeat(route, seq, data) {
+                // TS 29.274 section 7.2.1: a new request (not a repeat) of a subscriber (IMSI
+                // and EPS Bearer ID) whose context a processor holds replaces that context, so
+                // it goes to that processor.
+                let key = crate::steering::common::gtpv2_subscriber(&m)
+                    .map(|(imsi, ebi)| (SessionProtocol::Gtpv2, imsi, ebi));
+                if self.direct_repeat(route, seq, data)
+                    || key.is_some_and(|k| self.direct_to_context(now, seq, route, data, k))
+                {
                     return Ok(());
                 }
                 if self.sessions.len() >= self.config.max_sessions
