@@ -14,6 +14,33 @@ use std::time::Instant;
 
 /// The layouts every steering machine needs: a 32-bit TEID layout and, if L2TP is steered, a
 /// 16-bit one.
+/// The IMSI IE of a GTPv2-C message as the session record's eight TBCD octets (filler `0xf`,
+/// as GTPv1's IMSI, TS 29.060 section 7.7.2); `None` when the IE is absent or longer than
+/// eight octets.
+pub(crate) fn gtpv2_imsi(req: &super::gtpv2::Message<'_>) -> Option<gtp::Imsi> {
+    let t = req.imsi()?;
+    let mut out = [0xff; 8];
+    out.get_mut(..t.0.len())?.copy_from_slice(&t.0);
+    Some(gtp::Imsi(out))
+}
+
+/// The EPS Bearer ID (its low four bits, TS 29.274 section 8.8) among a Bearer Context's IEs.
+pub(crate) fn gtpv2_ebi(ies: &[super::gtpv2::Ie<'_>]) -> Option<u8> {
+    use super::gtpv2::{IeType as T, IeValue, find};
+    match find(ies, T::EBI, 0)?.value {
+        IeValue::Ebi(e) => Some(e & 0x0f),
+        _ => None,
+    }
+}
+
+/// Who a Create Session Request sets up a PDN connection for (TS 29.274 section 7.2.1): its
+/// IMSI ([`gtpv2_imsi`]) and the EPS Bearer ID of its Bearer Context to be created (instance
+/// 0); `None` without either.
+pub(crate) fn gtpv2_subscriber(req: &super::gtpv2::Message<'_>) -> Option<(gtp::Imsi, u8)> {
+    let bearer = req.ie(super::gtpv2::IeType::BEARER_CONTEXT, 0)?;
+    Some((gtpv2_imsi(req)?, gtpv2_ebi(bearer.ies())?))
+}
+
 pub(crate) fn check_layouts(
     layout: &VidLayout,
     l2tp_layout: Option<&VidLayout>,

@@ -308,8 +308,9 @@ pub struct ProcessorStats {
     pub length_errors: u64,
     /// Such requests left unanswered because `length_errors` was exhausted.
     pub length_errors_suppressed: u64,
-    /// Contexts torn down because a new Create PDP Context Request (not a retransmission) of
-    /// their subscriber (IMSI and NSAPI) replaced them (TS 29.060 section 7.3.1).
+    /// Contexts torn down because a new Create PDP Context Request or Create Session Request
+    /// (not a retransmission) of their subscriber (IMSI and NSAPI / EPS Bearer ID) replaced
+    /// them (TS 29.060 section 7.3.1, TS 29.274 section 7.2.1).
     pub contexts_replaced: u64,
     /// Fabric datagrams refused before their kind was acted on: unparsable, sealed but not from
     /// the switch processor's address

@@ -61,7 +61,11 @@
 //!   RAT Type, APN or a Bearer Context with its EBI, with No resources available (73) when
 //!   full. Modify Bearer and Delete Session Requests are served like Update and Delete PDP
 //!   Context (replicated, by the backup after a failure), Context Not Found (64, header TEID 0)
-//!   for a TEID held nowhere here. Repeats of a set-up are recognised by IMSI and EPS Bearer ID.
+//!   for a TEID held nowhere here. A retransmitted set-up (same IMSI and EPS Bearer ID, same
+//!   MME address and sequence number) is answered again; a new one for that IMSI and EPS
+//!   Bearer ID replaces the old PDN connection as a new Create PDP Context Request replaces a
+//!   context (TS 29.274 section 7.2.1: the request, with TEID 0 in its header, is a request
+//!   for a new session, the colliding context deleted locally first).
 //! * PFCP (TS 29.244): a directed Session Establishment Request gets the TEID above as the
 //!   F-TEID of every PDR asking CHOOSE (Created PDR) and the SEID
 //!   [`seid_layout`](crate::steering::VidLayout::seid_layout)`.compose64(own VID, backup VID,
@@ -261,9 +265,10 @@ struct Session {
     /// PFCP: the PDR IDs whose F-TEID this processor chose (CHOOSE), for the Created PDR IEs
     /// of the Session Establishment Response.
     chosen: Vec<u16>,
-    /// GTPv1: where its Create PDP Context Request came from and its sequence number, to tell
-    /// a retransmission of it from a new set-up of the subscriber (TS 29.060 section 7.3.1);
-    /// `None` for other sessions and replicated copies.
+    /// GTPv1 and GTPv2-C: where its Create PDP Context Request or Create Session Request came
+    /// from and its sequence number, to tell a retransmission of it from a new set-up of the
+    /// subscriber (TS 29.060 section 7.3.1, TS 29.274 section 7.2.1); `None` for PFCP
+    /// sessions and replicated copies.
     setup: Option<(SocketAddr, u32)>,
 }
 

@@ -239,10 +239,11 @@ impl Processor {
         true
     }
 
-    /// A Create PDP Context Request (from `peer`, sequence number `seq`) for a subscriber
-    /// (IMSI and NSAPI) whose GTPv1 context this processor holds (TS 29.060 section 7.3.1):
-    /// the same `peer` and `seq` as the set-up of that context is a retransmission, answered
-    /// again from it (`true`); a new sequence number or another SGSN is a new session, for
+    /// A Create PDP Context Request or Create Session Request (from `peer`, sequence number
+    /// `seq`) for a subscriber (IMSI and NSAPI / EPS Bearer ID) whose context of the same
+    /// protocol this processor holds (TS 29.060 section 7.3.1, TS 29.274 section 7.2.1): the
+    /// same `peer` and `seq` as the set-up of that context is a retransmission, answered
+    /// again from it (`true`); a new sequence number or another SGSN / MME is a new session, for
     /// which the old context is torn down here: deleted, its TEID and address freed, its
     /// deletion replicated (so the backup and the switch processor forget it and the line
     /// interface no longer steers to it), any response of it still held dropped, reported
@@ -250,8 +251,8 @@ impl Processor {
     /// ([`ProcessorStats::contexts_replaced`](super::ProcessorStats::contexts_replaced));
     /// the caller then creates the new one (`false`). A set-up without an IMSI (an emergency
     /// attach, whose NSAPI alone names no subscriber) is always answered as a retransmission,
-    /// as is one that names a GTPv2-C session.
-    fn retransmitted_or_replaced(
+    /// as is one that names a session of the other protocol.
+    pub(super) fn retransmitted_or_replaced(
         &mut self,
         now: Instant,
         record: &SessionRecord,
@@ -265,7 +266,7 @@ impl Processor {
             return false;
         };
         let retransmission = record_imsi(record).is_none()
-            || old.record.protocol != SessionProtocol::Gtpv1
+            || old.record.protocol != record.protocol
             || old.setup.is_none_or(|first| first == (peer, seq));
         if retransmission {
             self.answer_repeat(teid, seq);

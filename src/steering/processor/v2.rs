@@ -9,7 +9,7 @@ use super::{Grant, Processor, Session, transmit_bytes};
 use crate::steering::common::Route;
 use crate::steering::error::InputError;
 use crate::steering::fabric::{SessionProtocol, SessionRecord};
-use crate::steering::gtp::{self, Imsi};
+use crate::steering::gtp;
 use crate::steering::gtpv2::{
     self, Cause, CauseValue, Fteid, Ie, IeType, IeValue, InterfaceType, Message, MessageType,
     OffendingIe, Paa, find,
@@ -19,22 +19,7 @@ use crate::steering::vid::VirtualId;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Instant;
 
-/// The IMSI IE's TBCD digits as the session record's eight octets (filler `0xf`, as GTPv1's
-/// IMSI, TS 29.060 section 7.7.2); `None` when the IE is absent or longer than eight octets.
-fn imsi_of(req: &Message<'_>) -> Option<Imsi> {
-    let t = req.imsi()?;
-    let mut out = [0xff; 8];
-    out.get_mut(..t.0.len())?.copy_from_slice(&t.0);
-    Some(Imsi(out))
-}
-
-/// The EPS Bearer ID of a Bearer Context's IEs (its low four bits, TS 29.274 section 8.8).
-fn ebi_of(ies: &[Ie<'_>]) -> Option<u8> {
-    match find(ies, IeType::EBI, 0)?.value {
-        IeValue::Ebi(e) => Some(e & 0x0f),
-        _ => None,
-    }
-}
+use crate::steering::common::{gtpv2_ebi as ebi_of, gtpv2_imsi as imsi_of};
 
 /// The F-TEID of instance `instance` among a Bearer Context's IEs.
 fn fteid_in(ies: &[Ie<'_>], instance: u8) -> Option<Fteid> {
@@ -114,7 +99,9 @@ impl Processor {
     /// serve ([`ProcessorConfig::apns`](super::ProcessorConfig::apns), as for GTPv1), No
     /// resources available (73) or, when the UE address slice
     /// of (`vid`, `backup`) is full, All dynamic addresses are occupied (84), answered again
-    /// when repeated (same IMSI and EPS Bearer ID), else a session with TEID `compose(vid, backup, local)` for both
+    /// when retransmitted (same IMSI and EPS Bearer ID, peer and sequence number), replacing
+    /// the session of the same IMSI and EPS Bearer ID otherwise (section 7.2.1, as
+    /// [`Self::retransmitted_or_replaced`] does for GTPv1), else a session with TEID `compose(vid, backup, local)` for both
     /// the S11/S4 control plane and the S1-U user plane and an IPv4 PDN address from this VID's
     /// slice of the UE pool, replicated before the Create Session Response leaves.
     pub(super) fn setup_v2(
@@ -176,7 +163,11 @@ impl Processor {
             protocol: SessionProtocol::Gtpv2,
             peer_seid: 0,
         };
-        if self.repeated(&record, seq) {
+        // TS 29.274 section 7.2.1: a new request (not a retransmission: TS 29.274 section 7.6)
+        // colliding with the PDN connection of the same IMSI and EPS Bearer ID replaces it;
+        // the request came with TEID 0 in its header (it reached the switch processor), so the
+        // old context is deleted locally before the new one is created.
+        if self.retransmitted_or_replaced(now, &record, route.peer, seq) {
             return Ok(());
         }
         let (local, teid) = match self.allocate_teid(vid, backup) {
@@ -203,7 +194,7 @@ impl Processor {
             qos: Vec::new(),
             grant: (Grant::V4, gtp::Cause::REQUEST_ACCEPTED),
             chosen: Vec::new(),
-            setup: None,
+            setup: Some((route.peer, seq)),
         };
         self.create(now, session, seq, backup);
         Ok(())

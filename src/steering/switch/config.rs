@@ -365,8 +365,9 @@ pub struct SwitchStats {
     pub setups_directed: u64,
     /// Set-up repeats directed to the processor chosen the first time.
     pub setups_repeated: u64,
-    /// New Create PDP Context Requests of a subscriber (IMSI and NSAPI) whose context a
-    /// processor holds, directed to that processor to replace it (TS 29.060 section 7.3.1).
+    /// New Create PDP Context Requests and Create Session Requests of a subscriber (IMSI and
+    /// NSAPI / EPS Bearer ID) whose context a processor holds, directed to that processor to
+    /// replace it (TS 29.060 section 7.3.1, TS 29.274 section 7.2.1).
     pub setups_replacing: u64,
     /// Set-up requests refused.
     pub setups_refused: u64,

@@ -49,7 +49,8 @@
 //!   reports the deletion here (see [`crate::steering::processor`], bounds). A new Create PDP
 //!   Context Request (not a repeat) for an IMSI and NSAPI whose context a processor holds
 //!   (an index learnt from the syncs, one entry per live session) goes to that processor, or
-//!   to the backup when the primary is down, which replaces the context (TS 29.060 7.3.1).
+//!   to the backup when the primary is down, which replaces the context (TS 29.060 7.3.1); a
+//!   new Create Session Request for an IMSI and EPS Bearer ID the same way (TS 29.274 7.2.1).
 //!   No eligible processor (Placement, below), or `max_sessions` reached: Create PDP Context
 //!   Response with cause No resources available. Echo Requests are answered here (Recovery =
 //!   `recovery` on GTP-C, 0 on GTP-U, TS 29.281 section 7.2.2), at most `echo_responses` (a

@@ -7,7 +7,7 @@
 use super::{RefusedSetup, SwitchEvent, SwitchProcessor, Timer, vids};
 use crate::steering::common::Route;
 use crate::steering::error::InputError;
-use crate::steering::fabric::VidState;
+use crate::steering::fabric::{SessionProtocol, VidState};
 use crate::steering::gtpv2::{self, CauseValue};
 use crate::steering::path::{PathProtocol, PeerId};
 use crate::steering::pfcp::{self, Cause, Ie, IeType, Message, MessageType, NodeId, teidri};
@@ -86,7 +86,14 @@ impl SwitchProcessor {
             }
             gtpv2::MessageType::CREATE_SESSION_REQUEST => {
                 self.path_seen(now, PathProtocol::Gtpv2, route, recovery);
-                if self.direct_repeat(route, seq, data) {
+                // TS 29.274 section 7.2.1: a new request (not a repeat) of a subscriber (IMSI
+                // and EPS Bearer ID) whose context a processor holds replaces that context, so
+                // it goes to that processor.
+                let key = crate::steering::common::gtpv2_subscriber(&m)
+                    .map(|(imsi, ebi)| (SessionProtocol::Gtpv2, imsi, ebi));
+                if self.direct_repeat(route, seq, data)
+                    || key.is_some_and(|k| self.direct_to_context(now, seq, route, data, k))
+                {
                     return Ok(());
                 }
                 if self.sessions.len() >= self.config.max_sessions
@@ -256,9 +263,11 @@ impl SwitchProcessor {
             .flatten()
     }
 
-    /// A Session Establishment Request (SEID 0): placed as a Create PDP Context Request is,
-    /// when its CP function (Node ID) has an association (else No established PFCP
-    /// Association, TS 29.244 section 6.2.6.1); refused with No resources available when no
+    /// A Session Establishment Request (SEID 0): refused with Mandatory IE missing (66) or
+    /// Mandatory IE incorrect (69) and the Offending IE naming the Node ID when it has no
+    /// readable Node ID (TS 29.244 table 7.5.2.1-1, section 7.6.6); placed as a Create PDP
+    /// Context Request is, when its CP function (Node ID) has an association (else No
+    /// established PFCP Association, TS 29.244 section 6.2.6.1); refused with No resources available when no
     /// processor is eligible or `max_sessions` is reached. With
     /// [`SwitchConfig::teid_ranges`](super::SwitchConfig::teid_ranges), a request whose Create
     /// PDR carries an F-TEID the CP function allocated goes to the processor of that TEID's VID
@@ -272,25 +281,27 @@ impl SwitchProcessor {
         data: &[u8],
     ) -> Result<(), InputError> {
         let seq = m.header.sequence;
-        let associated = m
-            .node_id_received()
-            .as_ref()
-            .map(node_key)
-            .is_some_and(|k| self.associations.contains(&k));
-        let cause = if !associated {
-            self.stats.no_association += 1;
-            Cause::NO_ESTABLISHED_PFCP_ASSOCIATION
-        } else if self.direct_repeat(route, seq, data)
-            || (self.sessions.len() < self.config.max_sessions
-                && match cp_fteid(m).filter(|_| self.config.teid_ranges) {
-                    Some(teid) => self.direct_by_teid(now, seq, route, data, teid),
-                    None => self.direct_new(now, Some(seq), route, data),
-                }
-                .is_some())
-        {
-            return Ok(());
-        } else {
-            Cause::NO_RESOURCES_AVAILABLE
+        // TS 29.244 table 7.5.2.1-1: the Node ID is mandatory; a request without a readable
+        // one is refused as any request lacking a mandatory IE is (section 7.6.6), before its
+        // association can be judged (section 6.2.6.1).
+        let (cause, extra) = match m.node_id_received().as_ref().map(node_key) {
+            None => node_id_refusal(m),
+            Some(k) if !self.associations.contains(&k) => {
+                self.stats.no_association += 1;
+                (Cause::NO_ESTABLISHED_PFCP_ASSOCIATION, vec![])
+            }
+            Some(_)
+                if self.direct_repeat(route, seq, data)
+                    || (self.sessions.len() < self.config.max_sessions
+                        && match cp_fteid(m).filter(|_| self.config.teid_ranges) {
+                            Some(teid) => self.direct_by_teid(now, seq, route, data, teid),
+                            None => self.direct_new(now, Some(seq), route, data),
+                        }
+                        .is_some()) =>
+            {
+                return Ok(());
+            }
+            Some(_) => (Cause::NO_RESOURCES_AVAILABLE, vec![]),
         };
         self.stats.setups_refused += 1;
         self.event(SwitchEvent::SetupRefused {
@@ -299,7 +310,8 @@ impl SwitchProcessor {
             sequence: seq,
         });
         let seid = m.f_seid().map_or(0, |f| f.seid);
-        let ies = vec![own_node_id(route.gateway.ip()), Ie::Cause(cause)];
+        let mut ies = vec![own_node_id(route.gateway.ip()), Ie::Cause(cause)];
+        ies.extend(extra);
         let r = Message::new(MessageType::SESSION_ESTABLISHMENT_RESPONSE, seid, seq, ies);
         self.transmit_data(route, r.to_vec().ok());
         Ok(())

@@ -63,14 +63,19 @@ pub(super) struct Paths {
     jobs: VecDeque<PurgeJob>,
     batches: BTreeMap<u32, Batch>,
     next_batch: u32,
-    /// The GTPv1 session of each subscriber (IMSI and NSAPI) set up with an IMSI, learnt from
-    /// the syncs (the newest), so that a new set-up of the subscriber reaches the processor
-    /// holding the context it replaces (TS 29.060 section 7.3.1). One entry per live session
-    /// at most: bounded by `max_sessions`.
-    subscribers: HashMap<(Imsi, u8), u32>,
+    /// The GTPv1 and GTPv2-C session of each subscriber (protocol, IMSI and NSAPI / EPS Bearer
+    /// ID) set up with an IMSI, learnt from the syncs (the newest), so that a new set-up of the
+    /// subscriber reaches the processor holding the context it replaces (TS 29.060 section
+    /// 7.3.1, TS 29.274 section 7.2.1). One entry per live session at most: bounded by
+    /// `max_sessions`.
+    subscribers: HashMap<Subscriber, u32>,
     /// The subscriber key of each session in `subscribers`.
-    subscriber_of: HashMap<u32, (Imsi, u8)>,
+    subscriber_of: HashMap<u32, Subscriber>,
 }
+
+/// A GTP subscriber as the switch processor indexes it: the protocol of its session, its IMSI
+/// and its NSAPI (GTPv1) or EPS Bearer ID (GTPv2-C).
+pub(super) type Subscriber = (SessionProtocol, Imsi, u8);
 
 impl SwitchProcessor {
     /// The number of sessions the gateway holds with `peer`, if it is tracked.
@@ -108,10 +113,14 @@ impl SwitchProcessor {
     }
 
     /// A session learnt from a processor's sync: indexed under its control-plane peer, and a
-    /// GTPv1 session with an IMSI under its subscriber (IMSI and NSAPI).
+    /// GTPv1 or GTPv2-C session with an IMSI under its subscriber ([`Subscriber`]).
     pub(super) fn path_add_session(&mut self, record: &SessionRecord) {
-        if let (SessionProtocol::Gtpv1, Some(imsi)) = (record.protocol, record_imsi(record)) {
-            let key = (imsi, record.nsapi);
+        let gtp = matches!(
+            record.protocol,
+            SessionProtocol::Gtpv1 | SessionProtocol::Gtpv2
+        );
+        if let (true, Some(imsi)) = (gtp, record_imsi(record)) {
+            let key = (record.protocol, imsi, record.nsapi);
             if let Some(old) = self.paths.subscribers.insert(key, record.teid) {
                 self.paths.subscriber_of.remove(&old);
             }
@@ -204,8 +213,9 @@ impl SwitchProcessor {
         }
     }
 
-    /// A Create PDP Context Request `m` (not a repeat) for a subscriber (IMSI and NSAPI) whose
-    /// context a processor holds is a new session replacing it (TS 29.060 section 7.3.1): it
+    /// A Create PDP Context Request or Create Session Request (not a repeat) for a subscriber
+    /// `key` whose context a processor holds is a new session replacing it (TS 29.060 section
+    /// 7.3.1, TS 29.274 section 7.2.1): it
     /// is directed to the processor holding the context's primary VID, or its backup VID when
     /// the primary is down, with a backup chosen by load, whatever the loads (the replacement
     /// adds no session); that processor tears the old context down and creates the new one
@@ -219,12 +229,9 @@ impl SwitchProcessor {
         seq: u32,
         route: Route,
         data: &[u8],
-        m: &gtp::Message<'_>,
+        key: Subscriber,
     ) -> bool {
-        let (Some(imsi), Some(nsapi)) = (m.imsi(), m.nsapi()) else {
-            return false;
-        };
-        let Some(&teid) = self.paths.subscribers.get(&(imsi, nsapi)) else {
+        let Some(&teid) = self.paths.subscribers.get(&key) else {
             return false;
         };
         let layout = self.config.layout;

@@ -5,7 +5,7 @@
 use super::{RefusedSetup, SwitchEvent, SwitchProcessor, Timer};
 use crate::steering::common::{self, Route, UnsupportedExtension, Wire};
 use crate::steering::error::InputError;
-use crate::steering::fabric::{FabricMessage, VidState};
+use crate::steering::fabric::{FabricMessage, SessionProtocol, VidState};
 use crate::steering::gtp::{self, Cause, Ie, Message, MessageType, WireError};
 use crate::steering::path::PathProtocol;
 use crate::steering::vid::VirtualId;
@@ -145,7 +145,13 @@ impl SwitchProcessor {
             }
         }
         if self.direct_repeat(route, u32::from(seq), data)
-            || self.direct_to_context(now, u32::from(seq), route, data, &m)
+            || match (m.imsi(), m.nsapi()) {
+                (Some(imsi), Some(nsapi)) => {
+                    let key = (SessionProtocol::Gtpv1, imsi, nsapi);
+                    self.direct_to_context(now, u32::from(seq), route, data, key)
+                }
+                _ => false,
+            }
         {
             return Ok(());
         }
