@@ -6,28 +6,12 @@
 
 mod common;
 
-use common::gtp::{GW, Gw, RECOVERY_TIME_STAMP, SGSN, sa};
-use std::net::SocketAddr;
+use common::gtp::{GW, Gw, RECOVERY_TIME_STAMP, SGSN, pfcp_ie as ie, smf, upf};
 use telcp::Transmit;
 
 const CP_SEID: u64 = 0x0102_0304_0506_0708;
 
-fn smf() -> SocketAddr {
-    sa(SGSN, 8805)
-}
-fn upf() -> SocketAddr {
-    sa(GW, 8805)
-}
-
 // ------------------------------------------------------------------ building requests
-
-/// An IE (TS 29.244 section 8.1.1): two-octet type, two-octet length, value.
-fn ie(t: u16, v: &[u8]) -> Vec<u8> {
-    let mut b = t.to_be_bytes().to_vec();
-    b.extend_from_slice(&(v.len() as u16).to_be_bytes());
-    b.extend_from_slice(v);
-    b
-}
 
 /// A PFCP message (section 7.2.2): first octet version 1 with `flags` (FO 0x04, MP 0x02, spare
 /// 0x18) or'ed in, S set when `seid` is given, type, length, SEID, 24-bit sequence number, the

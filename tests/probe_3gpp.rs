@@ -8,8 +8,7 @@
 
 mod common;
 
-use common::gtp::{GW, Gw, SGSN, gw_c, gw_u, layout, sa, sgsn_c, sgsn_u};
-use std::net::SocketAddr;
+use common::gtp::{GW, Gw, SGSN, gw_c, gw_u, layout, pfcp_ie as p_ie, sgsn_c, sgsn_u, smf, upf};
 use telcp::Transmit;
 
 /// IMSI 001011023456789 in TBCD (section 8.3: digits in nibbles, low nibble first).
@@ -357,6 +356,18 @@ fn gtpv2_7_2_1_colliding_create() {
     }
 }
 
+/// A TEID with `teid`'s VIDs (so the line interface steers it to the same live processor) and
+/// another local part: one no session holds.
+fn stale_teid(teid: u32) -> u32 {
+    let l = layout();
+    l.compose(
+        l.primary(teid).unwrap(),
+        l.backup(teid),
+        l.local(teid) ^ 0x55,
+    )
+    .unwrap()
+}
+
 /// TS 29.274 5.5.2 (close paraphrase): a request whose header TEID is not known is answered
 /// with Cause "Context Not Found" (64), and the TEID in the response header set to 0 -- here
 /// for Delete Session and Modify Bearer, both for a TEID carrying a live processor's VID with no
@@ -365,14 +376,7 @@ fn gtpv2_7_2_1_colliding_create() {
 fn p_gtpv2_unknown_teid_context_not_found_teid_zero() {
     let mut gw = Gw::new();
     let (_, teid) = v2_session(&mut gw, 1, CSR);
-    let l = layout();
-    let stale = l
-        .compose(
-            l.primary(teid).unwrap(),
-            l.backup(teid),
-            l.local(teid) ^ 0x55,
-        )
-        .unwrap();
+    let stale = stale_teid(teid);
     let foreign = 0xfe00_0077; // VID 254: no processor holds it
     for (t, teid) in [(36u8, stale), (34, stale), (36, foreign), (34, foreign)] {
         let body = if t == 36 { v2_ie(73, 0, &[5]) } else { vec![] };
@@ -401,21 +405,6 @@ fn p_gtpv2_modify_then_delete() {
 }
 
 // ==================================================================== PFCP (TS 29.244)
-
-fn smf() -> SocketAddr {
-    sa(SGSN, 8805)
-}
-fn upf() -> SocketAddr {
-    sa(GW, 8805)
-}
-
-/// A PFCP IE (section 8.1.1): two-octet type and length, value.
-fn p_ie(t: u16, v: &[u8]) -> Vec<u8> {
-    let mut b = t.to_be_bytes().to_vec();
-    b.extend_from_slice(&(v.len() as u16).to_be_bytes());
-    b.extend_from_slice(v);
-    b
-}
 
 /// A PFCP message (section 7.2.2): version 1, S = 1 with the SEID when given, type, Length,
 /// SEID, 24-bit sequence number, spare octet.
@@ -737,14 +726,7 @@ fn p_gtpu_echo_response() {
 fn p_gtpu_error_indication_for_unknown_teid() {
     let mut gw = Gw::new();
     let (_, teid) = v2_session(&mut gw, 1, CSR);
-    let l = layout();
-    let stale = l
-        .compose(
-            l.primary(teid).unwrap(),
-            l.backup(teid),
-            l.local(teid) ^ 0x55,
-        )
-        .unwrap();
+    let stale = stale_teid(teid);
     for bad in [stale, 0xfe00_0077] {
         let out = gw.u(&common::gtp::g_pdu(bad, &common::gtp::t_pdu()));
         assert_eq!(out.len(), 1, "one Error Indication for TEID {bad:#x}");

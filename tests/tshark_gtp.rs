@@ -13,33 +13,7 @@ use telcp::steering::gtp::{
 
 /// An IPv4/UDP packet with a correct header checksum (the UDP checksum is 0, allowed in IPv4).
 fn inner_ipv4(payload: &[u8]) -> Vec<u8> {
-    let total = 20 + 8 + payload.len();
-    let mut p = vec![
-        0x45,
-        0,
-        (total >> 8) as u8,
-        total as u8,
-        0,
-        1,
-        0,
-        0,
-        64,
-        17,
-        0,
-        0,
-    ];
-    p.extend_from_slice(&[10, 45, 0, 7, 192, 0, 2, 1]);
-    let sum: u32 = p
-        .chunks(2)
-        .map(|c| u32::from(c[0]) << 8 | u32::from(c[1]))
-        .sum();
-    let sum = (sum & 0xffff) + (sum >> 16);
-    let sum = !((sum & 0xffff) + (sum >> 16)) as u16;
-    p[10..12].copy_from_slice(&sum.to_be_bytes());
-    let ulen = 8 + payload.len();
-    p.extend_from_slice(&[0x03, 0xe8, 0x9c, 0x40, (ulen >> 8) as u8, ulen as u8, 0, 0]);
-    p.extend_from_slice(payload);
-    p
+    common::gtp::ipv4_udp([10, 45, 0, 7], [192, 0, 2, 1], payload)
 }
 
 fn gsn(a: [u8; 4]) -> Ie<'static> {

@@ -1007,19 +1007,7 @@ mod v1 {
 
     /// An IPv4/UDP packet 192.0.2.1 -> 192.0.2.99 with a correct header checksum.
     fn inner_ipv4() -> Vec<u8> {
-        let payload = [0u8; 0];
-        let total = 20 + 8 + payload.len();
-        let mut p = vec![0x45, 0, 0, total as u8, 0, 1, 0, 0, 64, 17, 0, 0];
-        p.extend_from_slice(&[192, 0, 2, 1, 192, 0, 2, 99]);
-        let sum: u32 = p
-            .chunks(2)
-            .map(|c| u32::from(c[0]) << 8 | u32::from(c[1]))
-            .sum();
-        let sum = (sum & 0xffff) + (sum >> 16);
-        let sum = !((sum & 0xffff) + (sum >> 16)) as u16;
-        p[10..12].copy_from_slice(&sum.to_be_bytes());
-        p.extend_from_slice(&[0x03, 0xe8, 0x9c, 0x40, 0, 8, 0, 0]);
-        p
+        crate::common::gtp::ipv4_udp([192, 0, 2, 1], [192, 0, 2, 99], &[])
     }
 }
 

@@ -370,6 +370,57 @@ pub fn g_pdu(teid: u32, payload: &[u8]) -> Vec<u8> {
 }
 
 /// A small IPv4 packet from the UE, as the T-PDU of a G-PDU.
+/// An IPv4/UDP packet `src` -> `dst` (UDP ports 1000 -> 40000) carrying `payload`, with a
+/// correct IPv4 header checksum (RFC 791) and a zero UDP checksum (RFC 768: none computed).
+pub fn ipv4_udp(src: [u8; 4], dst: [u8; 4], payload: &[u8]) -> Vec<u8> {
+    let total = 20 + 8 + payload.len();
+    let mut p = vec![
+        0x45,
+        0,
+        (total >> 8) as u8,
+        total as u8,
+        0,
+        1,
+        0,
+        0,
+        64,
+        17,
+        0,
+        0,
+    ];
+    p.extend_from_slice(&src);
+    p.extend_from_slice(&dst);
+    let sum: u32 = p
+        .chunks(2)
+        .map(|c| u32::from(c[0]) << 8 | u32::from(c[1]))
+        .sum();
+    let sum = (sum & 0xffff) + (sum >> 16);
+    let sum = !((sum & 0xffff) + (sum >> 16)) as u16;
+    p[10..12].copy_from_slice(&sum.to_be_bytes());
+    let ulen = 8 + payload.len();
+    p.extend_from_slice(&[0x03, 0xe8, 0x9c, 0x40, (ulen >> 8) as u8, ulen as u8, 0, 0]);
+    p.extend_from_slice(payload);
+    p
+}
+
+/// The PFCP peer (SMF) address of the tests: the SGSN's address, port 8805.
+pub fn smf() -> SocketAddr {
+    sa(SGSN, 8805)
+}
+
+/// The gateway's PFCP address (UPF): port 8805.
+pub fn upf() -> SocketAddr {
+    sa(GW, 8805)
+}
+
+/// A PFCP IE (TS 29.244 section 8.1.1): two-octet type, two-octet length, value.
+pub fn pfcp_ie(t: u16, v: &[u8]) -> Vec<u8> {
+    let mut b = t.to_be_bytes().to_vec();
+    b.extend_from_slice(&(v.len() as u16).to_be_bytes());
+    b.extend_from_slice(v);
+    b
+}
+
 pub fn t_pdu() -> Vec<u8> {
     let mut p = vec![0x45, 0, 0, 24, 0, 1, 0, 0, 64, 17, 0, 0];
     p.extend_from_slice(&[100, 3, 0, 1, 198, 51, 100, 1]);
