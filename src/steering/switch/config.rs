@@ -134,8 +134,7 @@ pub(super) const DEFAULT_RECOVERY_TIME_STAMP: u32 = NTP_UNIX_OFFSET + 1_700_000_
 
 impl SwitchConfig {
     /// A configuration with defaults for everything but the topology: incarnation 1, 1 s rejoin
-    /// grace, no L2TP layout, recovery 0, Recovery Time Stamp 3 908 988 800 (2023-11-14
-    /// 22:13:20 UTC), 100 000 sessions, 10 000 remembered set-ups for 30 s,
+    /// grace, no L2TP layout, recovery 0, 100 000 sessions, 10 000 remembered set-ups for 30 s,
     /// 200 ms table retransmission, line interfaces waited for 2 s, VIDs withdrawn 30 s after
     /// their last session, 1 s heartbeats
     /// (Suspect after 3 missed, Down after 5), overloaded at 90 %, least-loaded selection, seed
