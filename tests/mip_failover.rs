@@ -98,8 +98,9 @@ fn failover(seed: u64, victim: u32) {
     // bindings moved in its own table by its own takeover, which may lag the victim's by a
     // replication under loss (seed 4332: 4 of 5 there, the fifth moved by the member that had
     // decided first), or be none when two coordinators decided apart and the other's records
-    // moved them first (seed 17408: HA 1 took HA 3's decision, then its own, for 0 bindings;
-    // the 6 came as replicas, their tunnels as `Registered`), so the count is bounded only.
+    // moved them first (seed 17408: HA 1 took HA 3's decision, then its own, for 0 bindings,
+    // and ended serving the 6 bindings' tunnels, the events giving them: `World`'s check held),
+    // so the count is bounded only.
     let moved: usize = w
         .events(owner.0)
         .iter()
@@ -639,9 +640,9 @@ fn crash_scenarios_sweep() {
 /// server of every binding, none is lost, and the data plane matches the events (`World`'s
 /// tunnel invariant held), but the victim's bindings are not all with one owner: seed 20675
 /// (victim HA 2) split them between HA 3 and HA 1, seed 39624 (victim HA 3) between HA 1 and HA
-/// 2, and in seed 26966 one of HA 2's (MN 15) is served by the restarted HA 2 itself, its record
-/// naming HA 2 having reached the others after their takeover. `restart_empty` asserts the one
-/// owner a takeover chooses; these seeds break it.
+/// 2, and in seed 26966 one of HA 2's (MN 15) is served by the restarted HA 2 itself (how is
+/// not traced yet). `restart_empty` asserts the one owner a takeover chooses; these seeds break
+/// it.
 #[test]
 #[ignore = "open: takeover under loss leaves the victim's bindings with more than one owner"]
 fn restart_empty_seeds_20675_26966_39624_more_than_one_owner() {
